@@ -1,0 +1,254 @@
+"""The search index: fuzzy entity linking over names, titles and aliases, and FAQ matching."""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+
+from bot.answers.text import fold, stem, tokens
+from bot.kb.knowledge import Knowledge
+from bot.model import Entity, FAQSpec, Ref
+
+#: Words that carry no identity; dropped alike from names and questions.
+STOPWORDS = frozenset(
+    "the a an of for to in on at and our my your is are with by about this that we i me "
+    "do does please our their its it".split()
+)
+#: Extra words that say nothing about which FAQ a question is.
+FAQ_STOPWORDS = STOPWORDS | frozenset(
+    "how what where when who why which can could should would will get got need want "
+    "there any way some someone somebody anyone one be have has done go".split()
+)
+_FUZZY_MIN_LEN = 4
+_VOCAB_CUTOFF = 78.0
+_CANDIDATES = 60
+_TOKEN_MATCH = 80.0
+#: Within this margin of the runner-up, the top match is ambiguous ...
+_AMBIGUITY_MARGIN = 0.1
+#: ... and loses up to this share of its score.
+_AMBIGUITY_PENALTY = 0.25
+
+
+@dataclass(frozen=True, kw_only=True)
+class Surface:
+    ref: Ref
+    text: str  # stemmed content tokens joined by spaces
+    size: int  # number of tokens
+
+
+@dataclass(frozen=True, kw_only=True)
+class Match:
+    ref: Ref
+    score: float  # in [0, 1]
+    surface: str
+
+
+def content(text: str, stop: frozenset[str] = STOPWORDS) -> list[str]:
+    """Stemmed tokens of normalised text without stopwords (all of them if none remain).
+
+    A one-letter word after the first is kept: it is a name ("team a"), not an article.
+    """
+    words = tokens(text)
+    kept = [w for i, w in enumerate(words) if w not in stop or (i > 0 and len(w) == 1)]
+    return kept or words
+
+
+def surface_names(entity: Entity) -> set[str]:
+    """Every way of naming `entity`, normalised."""
+    names = {entity.ref.name, entity.title, *entity.aliases}
+    if entity.kind == "team":
+        names |= {f"{entity.title} team", f"team {entity.title}"}
+    folded = {fold(n.replace("-", " ").replace("_", " ").replace(".", " ")) for n in names}
+    if entity.kind == "team":
+        folded |= {n.removesuffix(" team") for n in folded if n.endswith(" team")}
+    return {n for n in folded if n}
+
+
+class EntityIndex:
+    """Built once per knowledge load; answers lookups without touching the knowledge."""
+
+    def __init__(self, knowledge: Knowledge) -> None:
+        self.knowledge = knowledge
+        surfaces: dict[tuple[Ref, str], Surface] = {}
+        for entity in knowledge:
+            for name in surface_names(entity):
+                words = content(name)
+                text = " ".join(words)
+                surfaces[(entity.ref, text)] = Surface(ref=entity.ref, text=text, size=len(words))
+        self.surfaces = list(surfaces.values())
+        self.exact: dict[str, list[int]] = defaultdict(list)
+        self.postings: dict[str, list[int]] = defaultdict(list)
+        entity_freq: defaultdict[str, set[Ref]] = defaultdict(set)
+        for sid, surface in enumerate(self.surfaces):
+            self.exact[surface.text].append(sid)
+            for word in set(surface.text.split()):
+                self.postings[word].append(sid)
+                entity_freq[word].add(surface.ref)
+        total = max(len(knowledge), 1)
+        self.idf = {w: math.log(1 + total / len(refs)) for w, refs in entity_freq.items()}
+        self.unknown_idf = math.log(1 + total)
+        self.vocab = sorted(self.postings)
+        self.faq = _FaqIndex(knowledge, self)
+
+    def knows(self, word: str) -> bool:
+        """Whether `word` (unstemmed) is part of some entity's name."""
+        return stem(word) in self.postings
+
+    def weight(self, word: str) -> float:
+        return self.idf.get(word, self.unknown_idf)
+
+    def _vocab_matches(self, word: str) -> list[tuple[str, float]]:
+        if word in self.postings:
+            return [(word, 1.0)]
+        if len(word) < _FUZZY_MIN_LEN:
+            return []
+        found = process.extract(
+            word, self.vocab, scorer=fuzz.ratio, score_cutoff=_VOCAB_CUTOFF, limit=3
+        )
+        return [(choice, score / 100.0) for choice, score, _ in found]
+
+    def link(self, mention: str, kinds: Collection[str] | None = None) -> list[Match]:
+        """Entities named by `mention` (normalised text), best first, one match per entity."""
+        words = content(mention)
+        if not words:
+            return []
+        total = sum(self.weight(w) for w in words)
+
+        def allowed(ref: Ref) -> bool:
+            return kinds is None or ref.kind in kinds
+
+        weights: defaultdict[int, float] = defaultdict(float)
+        for word in set(words):
+            for vocab_word, similarity in self._vocab_matches(word):
+                gain = self.weight(vocab_word) * similarity
+                for sid in self.postings[vocab_word]:
+                    weights[sid] += gain
+        for sid in self.exact.get(" ".join(words), ()):
+            weights[sid] += total
+        top = heapq.nlargest(
+            _CANDIDATES,
+            (sid for sid in weights if allowed(self.surfaces[sid].ref)),
+            key=lambda sid: (weights[sid], -sid),
+        )
+        grams = _ngrams(words)
+        best: dict[Ref, Match] = {}
+        for sid in top:
+            surface = self.surfaces[sid]
+            parts = surface.text.split()
+            score = 0.0
+            for gram, gram_words in grams:
+                if abs(len(gram_words) - surface.size) > 1:
+                    continue
+                whole = fuzz.ratio(gram, surface.text) / 100.0
+                similarity = max(whole, _token_similarity(gram_words, parts))
+                if similarity <= score:
+                    continue
+                asked = sum(self.weight(w) for w in gram_words) / total
+                named = self._named(parts, gram_words)
+                score = max(score, similarity * (0.4 + 0.6 * asked) * (0.5 + 0.5 * named))
+            previous = best.get(surface.ref)
+            if previous is None or score > previous.score:
+                best[surface.ref] = Match(ref=surface.ref, score=score, surface=surface.text)
+        ranked = sorted(best.values(), key=lambda m: (-m.score, m.ref))
+        return _with_ambiguity(ranked)
+
+    def _named(self, parts: list[str], words: list[str]) -> float:
+        """How much of a name the words name, weighting telling words more ("lake")."""
+        total = sum(self.weight(p) for p in parts)
+        found = sum(self.weight(p) for p in parts if _best_ratio(p, words) >= _TOKEN_MATCH)
+        return found / total if total else 0.0
+
+
+def _with_ambiguity(ranked: list[Match]) -> list[Match]:
+    """The top match loses confidence when another entity matches almost as well.
+
+    Order is kept: the runners-up are what to suggest when the top one is not enough.
+    """
+    if len(ranked) < 2:
+        return ranked
+    top, second = ranked[0], ranked[1]
+    shortfall = max(0.0, _AMBIGUITY_MARGIN - (top.score - second.score)) / _AMBIGUITY_MARGIN
+    score = top.score * (1.0 - _AMBIGUITY_PENALTY * shortfall)
+    return [Match(ref=top.ref, score=score, surface=top.surface), *ranked[1:]]
+
+
+def _token_similarity(words: list[str], parts: list[str]) -> float:
+    """Word-by-word likeness of the words to the name's words they match."""
+    ratios = [_best_ratio(w, parts) for w in words]
+    return sum(r for r in ratios if r >= _TOKEN_MATCH) / (100.0 * len(words))
+
+
+def _best_ratio(word: str, others: list[str]) -> float:
+    if word in others:
+        return 100.0
+    return max((fuzz.ratio(word, o) for o in others), default=0.0)
+
+
+def _ngrams(words: list[str]) -> list[tuple[str, list[str]]]:
+    grams: list[tuple[str, list[str]]] = []
+    for size in range(len(words), 0, -1):
+        for start in range(len(words) - size + 1):
+            part = words[start : start + size]
+            grams.append((" ".join(part), part))
+    return grams
+
+
+class _FaqIndex:
+    """Matches a whole question against the ways each FAQ is asked.
+
+    The score is a weighted, fuzzy Dice overlap of content words, so a paraphrase that
+    shares the telling words ("gpu", "quota") matches even when the rest differs.
+    """
+
+    def __init__(self, knowledge: Knowledge, entities: EntityIndex) -> None:
+        self.weight = entities.weight
+        self.variants: list[tuple[Ref, tuple[str, ...], float]] = []
+        self.postings: dict[str, list[int]] = defaultdict(list)
+        for entity in knowledge.of_kind("faq"):
+            assert isinstance(entity.spec, FAQSpec)
+            for text in (*entity.spec.questions, entity.title, *entity.aliases):
+                words = tuple(dict.fromkeys(content(fold(text), FAQ_STOPWORDS)))
+                if words:
+                    vid = len(self.variants)
+                    self.variants.append((entity.ref, words, sum(map(self.weight, words))))
+                    for word in words:
+                        self.postings[word].append(vid)
+        self.vocab = sorted(self.postings)
+
+    def _similar(self, word: str) -> dict[str, float]:
+        if word in self.postings:
+            return {word: 1.0}
+        if len(word) < _FUZZY_MIN_LEN:
+            return {}
+        found = process.extract(word, self.vocab, scorer=fuzz.ratio, score_cutoff=80, limit=3)
+        return {choice: score / 100.0 for choice, score, _ in found}
+
+    def best(self, question: str) -> Match | None:
+        words = tuple(dict.fromkeys(content(question, FAQ_STOPWORDS)))
+        if not self.variants or not words:
+            return None
+        own = sum(map(self.weight, words))
+        # For each variant sharing a (fuzzily) equal word: best similarity per word, both sides.
+        ours: defaultdict[int, dict[str, float]] = defaultdict(dict)
+        theirs: defaultdict[int, dict[str, float]] = defaultdict(dict)
+        for word in words:
+            for vocab_word, similarity in self._similar(word).items():
+                for vid in self.postings[vocab_word]:
+                    if similarity > ours[vid].get(word, 0.0):
+                        ours[vid][word] = similarity
+                    if similarity > theirs[vid].get(vocab_word, 0.0):
+                        theirs[vid][vocab_word] = similarity
+        best: Match | None = None
+        for vid in sorted(ours):
+            ref, variant, other = self.variants[vid]
+            matched = sum(self.weight(w) * s for w, s in ours[vid].items())
+            matched += sum(self.weight(v) * s for v, s in theirs[vid].items())
+            score = min(matched / (own + other), 1.0)
+            if best is None or score > best.score:
+                best = Match(ref=ref, score=score, surface=" ".join(variant))
+        return best

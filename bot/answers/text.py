@@ -1,0 +1,91 @@
+"""Text normalisation shared by the index and the questions it answers."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+# Slack markup: <@U123>, <@U123|name>, <#C123|chan>, <!here>, <url|label>, <url>.
+_SLACK_USER = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+_SLACK_CHANNEL = re.compile(r"<#[A-Z0-9]+(?:\|([^>]*))?>")
+_SLACK_SPECIAL = re.compile(r"<![^>]*>")
+_SLACK_LINK = re.compile(r"<((?:https?|mailto):[^>|]*)(?:\|([^>]*))?>")
+_TEAMS_AT = re.compile(r"<at>[^<]*</at>", re.IGNORECASE)
+_EMOJI = re.compile(r":[a-z0-9][a-z0-9_+'-]*:", re.IGNORECASE)
+_ENTITIES = {"&amp;": "&", "&lt;": "<", "&gt;": ">"}
+
+_CONTRACTIONS = (
+    (re.compile(r"\b(who|what|where|how|that|it|there|here|when|which)'s\b"), r"\1 is"),
+    (re.compile(r"\b(who|what|where|how|which)'re\b"), r"\1 are"),
+    (re.compile(r"\bwho'd\b"), "who would"),
+    (re.compile(r"\bi'm\b"), "i am"),
+    (re.compile(r"\b(do|does|is|are|can|should|would|did)n't\b"), r"\1 not"),
+    (re.compile(r"\bcan't\b"), "can not"),
+    (re.compile(r"\b(\w+)'s\b"), r"\1"),  # possessive: "the team's" -> "the team"
+)
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+#: Contractions typed without their apostrophe.
+_BARE_CONTRACTIONS = {
+    "whos": "who is",
+    "whats": "what is",
+    "wheres": "where is",
+    "hows": "how is",
+    "whose": "whose",
+    "dont": "do not",
+    "doesnt": "does not",
+    "cant": "can not",
+    "isnt": "is not",
+    "arent": "are not",
+    "im": "i am",
+    "wat": "what",
+    "wht": "what",
+    "u": "you",
+    "r": "are",
+    "pls": "please",
+    "plz": "please",
+}
+
+
+def strip_markup(text: str) -> str:
+    """Chat markup removed: mentions and emoji go, channel names and link labels stay."""
+    text = _SLACK_USER.sub(" ", text)
+    text = _SLACK_CHANNEL.sub(lambda m: f" {m.group(1) or ''} ", text)
+    text = _SLACK_SPECIAL.sub(" ", text)
+    text = _SLACK_LINK.sub(lambda m: f" {m.group(2) or ''} ", text)
+    text = _TEAMS_AT.sub(" ", text)
+    text = _EMOJI.sub(" ", text)
+    for entity, char in _ENTITIES.items():
+        text = text.replace(entity, char)
+    return text
+
+
+def fold(text: str) -> str:
+    """Lower-case ASCII words separated by single spaces; contractions expanded."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
+    for pattern, replacement in _CONTRACTIONS:
+        text = pattern.sub(replacement, text)
+    words = _NON_WORD.sub(" ", text).split()
+    return " ".join(_BARE_CONTRACTIONS.get(w, w) for w in words)
+
+
+def normalize(text: str) -> str:
+    """What a question is matched on: markup stripped, folded."""
+    return fold(strip_markup(text))
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """A light plural stem, applied alike to the index and the questions."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def tokens(text: str) -> list[str]:
+    """Stemmed tokens of already normalised text."""
+    return [stem(w) for w in text.split()]

@@ -1,0 +1,195 @@
+"""The `opsbot` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TextIO
+
+from bot import console, logs
+from bot.answers import AnswerEngine
+from bot.app import answer_engine, open_bot, serving, today
+from bot.config import Settings, load_settings
+from bot.errors import BotError, ConfigError, KnowledgeError
+from bot.kb import load_knowledge, require_knowledge
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="opsbot", description="Answers *Ops ownership questions and runs practice check-ins."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ask = commands.add_parser("ask", help="answer a question from the knowledge")
+    ask.add_argument("question", nargs="*", help="the question (several words are joined)")
+    ask.add_argument("--knowledge", type=Path, help="knowledge directory (OPSBOT_KNOWLEDGE_DIR)")
+    ask.add_argument("--json", action="store_true", help="one JSON object per answer")
+    ask.add_argument("--batch", metavar="FILE", help="one question a line; - for stdin")
+    ask.add_argument("--threshold", type=float, help="abstain below this confidence")
+
+    kb = commands.add_parser("kb", help="knowledge base tools")
+    kb_commands = kb.add_subparsers(dest="kb_command", required=True, metavar="KB_COMMAND")
+    validate = kb_commands.add_parser("validate", help="check knowledge files")
+    validate.add_argument("directory", nargs="?", type=Path, help="default: OPSBOT_KNOWLEDGE_DIR")
+
+    db = commands.add_parser("db", help="database tools")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
+    db_commands.add_parser("upgrade", help="apply database migrations")
+
+    gaps = commands.add_parser("gaps", help="the most-asked questions the bot could not answer")
+    gaps.add_argument("--limit", type=int, default=20)
+    gaps.add_argument("--days", type=int, help="only questions of the last N days")
+    gaps.add_argument("--json", action="store_true")
+
+    commands.add_parser("chat", help="chat with the bot in this terminal (or pipe lines in)")
+    commands.add_parser("serve", help="run the HTTP server")
+    commands.add_parser("run", help="serve when a chat platform is configured, else chat")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(os.environ)
+    except ConfigError as exc:
+        print(f"opsbot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    logs.configure(fmt=settings.log_format, level=settings.log_level)
+    try:
+        return _COMMANDS[args.command](args, settings)
+    except KnowledgeError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"opsbot: the knowledge has {len(exc.problems)} error(s)", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except BotError as exc:
+        print(f"opsbot: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except KeyboardInterrupt:
+        return 130
+
+
+def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
+        print("opsbot: --threshold must be between 0 and 1", file=sys.stderr)
+        return EXIT_USAGE
+    if bool(args.question) == bool(args.batch):
+        print("opsbot: give a QUESTION or --batch FILE, not both or neither", file=sys.stderr)
+        return EXIT_USAGE
+    directory = args.knowledge or settings.knowledge_dir
+    engine = answer_engine(require_knowledge(directory, today=today()), settings)
+    if args.threshold is not None:
+        engine = AnswerEngine(engine.knowledge, threshold=args.threshold)
+    show: Callable[[str], str] = _json_line(engine) if args.json else _text(engine)
+    if not args.batch:
+        print(show(" ".join(args.question)))
+        return EXIT_OK
+    stream: TextIO
+    with sys.stdin if args.batch == "-" else open(args.batch, encoding="utf-8") as stream:
+        for line in stream:
+            if line.strip():
+                print(show(line.rstrip("\n")), flush=True)
+    return EXIT_OK
+
+
+def _json_line(engine: AnswerEngine) -> Callable[[str], str]:
+    return lambda q: json.dumps(engine.answer(q).to_json(), ensure_ascii=False)
+
+
+def _text(engine: AnswerEngine) -> Callable[[str], str]:
+    return lambda q: engine.answer(q).text
+
+
+def _kb(args: argparse.Namespace, settings: Settings) -> int:
+    directory = args.directory or settings.knowledge_dir
+    result = load_knowledge(directory, today=today())
+    for problem in result.problems:
+        print(problem)
+    errors, warnings = len(result.errors), len(result.warnings)
+    print(
+        f"{directory}: {result.files} files, {len(result.knowledge)} entities, "
+        f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+    )
+    return EXIT_PROBLEMS if errors else EXIT_OK
+
+
+def _db(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.storage.engine import create_engine
+    from bot.storage.migrate import upgrade
+
+    async def run() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    print("database is up to date")
+    return EXIT_OK
+
+
+def _gaps(args: argparse.Namespace, settings: Settings) -> int:
+    since = None if args.days is None else datetime.now(UTC) - timedelta(days=args.days)
+
+    async def run() -> int:
+        async with open_bot(settings) as bot:
+            found = await bot.store.gaps(limit=args.limit, since=since)
+        if not found and not args.json:
+            print("No unanswered questions recorded.")
+        for gap in found:
+            if args.json:
+                row = {"question": gap.example, "count": gap.count}
+                print(json.dumps(row | {"last_asked": gap.last_asked.isoformat()}))
+            else:
+                print(f"{gap.count:5d}  {gap.last_asked:%Y-%m-%d}  {gap.example}")
+        return EXIT_OK
+
+    return asyncio.run(run())
+
+
+def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    async def run() -> int:
+        async with open_bot(settings) as bot:
+            await console.run(
+                bot.handlers.handle, sys.stdin, sys.stdout, interactive=sys.stdin.isatty()
+            )
+        return EXIT_OK
+
+    return asyncio.run(run())
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from aiohttp import web
+
+    from bot.web import create_app
+
+    app = create_app(lambda: serving(settings))
+    web.run_app(app, host=settings.host, port=settings.port, print=None)
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.slack_enabled:
+        return _serve(args, settings)
+    print("No Slack or Teams credentials set: starting the local chat.", file=sys.stderr)
+    return _chat(args, settings)
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+    "ask": _ask,
+    "kb": _kb,
+    "db": _db,
+    "gaps": _gaps,
+    "chat": _chat,
+    "serve": _serve,
+    "run": _run,
+}

@@ -1,0 +1,129 @@
+"""Settings: read once from the environment into one typed, frozen object."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from bot.errors import ConfigError
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///opsbot.db"
+
+
+class Settings(BaseSettings):
+    """Every setting opsbot reads; secrets are `SecretStr` and never printed."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=True)
+
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL, validation_alias=AliasChoices("OPSBOT_DATABASE_URL")
+    )
+    knowledge_dir: Path = Field(
+        default=Path("knowledge"), validation_alias=AliasChoices("OPSBOT_KNOWLEDGE_DIR")
+    )
+    host: str = Field(default="0.0.0.0", validation_alias=AliasChoices("OPSBOT_HOST"))  # noqa: S104
+    port: int = Field(default=3000, ge=1, le=65535, validation_alias=AliasChoices("OPSBOT_PORT"))
+    admins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), validation_alias=AliasChoices("OPSBOT_ADMINS")
+    )
+    log_format: Literal["console", "json"] = Field(
+        default="console", validation_alias=AliasChoices("OPSBOT_LOG_FORMAT")
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", validation_alias=AliasChoices("OPSBOT_LOG_LEVEL")
+    )
+    answer_threshold: float | None = Field(
+        default=None, ge=0.0, le=1.0, validation_alias=AliasChoices("OPSBOT_ANSWER_THRESHOLD")
+    )
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN")
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET")
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN")
+    )
+    slack_api_url: str | None = Field(default=None, validation_alias=AliasChoices("SLACK_API_URL"))
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only what `load_settings` is given: the caller passes the environment explicitly."""
+        return (init_settings,)
+
+    @field_validator("admins", mode="before")
+    @classmethod
+    def _split_admins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "use sqlite+aiosqlite:///path/to/opsbot.db or postgresql+asyncpg://user@host/db"
+            )
+        return value
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("a Slack bot token starts with xoxb-")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("a Slack app-level token starts with xapp-")
+        return value
+
+    @property
+    def slack_enabled(self) -> bool:
+        return self.slack_bot_token is not None and (
+            self.slack_signing_secret is not None or self.slack_app_token is not None
+        )
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Settings from `environ`; a bad value raises `ConfigError` naming the variable."""
+    known = {
+        alias
+        for field in Settings.model_fields.values()
+        if isinstance(field.validation_alias, AliasChoices)
+        for alias in field.validation_alias.choices
+        if isinstance(alias, str)
+    }
+    values = {k: v for k, v in environ.items() if k in known and v != ""}
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else "settings"
+            problems.append(f"{name}: {error['msg']}")
+        raise ConfigError("bad configuration: " + "; ".join(problems)) from None

@@ -1,0 +1,82 @@
+"""Platform-neutral events in, replies out: what adapters translate to and from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from bot.model import Ref
+
+Intent = Literal["owner", "definition", "links", "members", "owns", "faq", "unknown"]
+INTENTS: tuple[Intent, ...] = ("owner", "definition", "links", "members", "owns", "faq", "unknown")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Origin:
+    """Who said something, and where."""
+
+    platform: str  # "slack", "teams", "console", "cli"
+    user: str | None = None
+    workspace: str | None = None
+    channel: str | None = None
+    is_direct: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Message:
+    """Free text addressed to the bot: an @mention, a DM, a console line."""
+
+    origin: Origin
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Command:
+    """A slash command such as `/ops who-owns feature store`; `text` follows the command."""
+
+    origin: Origin
+    text: str
+    name: str = "ops"
+
+
+Event = Message | Command
+
+
+@dataclass(frozen=True, kw_only=True)
+class Answer:
+    """What the answer engine concluded; the `opsbot ask --json` contract."""
+
+    intent: Intent
+    entity: Ref | None
+    confidence: float
+    text: str
+    suggestions: tuple[Ref, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.confidence <= 1.0:
+            raise ValueError(f"confidence {self.confidence} is outside [0, 1]")
+        if (self.intent == "unknown") != (self.entity is None):
+            raise ValueError("an unknown answer has no entity, and only an unknown one")
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "intent": self.intent,
+            "entity": None if self.entity is None else str(self.entity),
+            "confidence": round(self.confidence, 4),
+            "text": self.text,
+            "suggestions": [str(s) for s in self.suggestions],
+        }
+
+
+ReplyKind = Literal["answer", "help", "error", "unhandled"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reply:
+    """What the bot says back; adapters render it (text, Block Kit, Adaptive Card)."""
+
+    text: str
+    kind: ReplyKind = "answer"
+    answer: Answer | None = None
+    question_id: int | None = None
+    extra: dict[str, str] = field(default_factory=dict)

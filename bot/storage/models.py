@@ -1,0 +1,77 @@
+"""The database schema, as SQLAlchemy declarative models."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Boolean, DateTime, Float, Index, MetaData, String, Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# Constraint and index names are derived, never left to the database, so that
+# migrations name the same objects identically on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+KEY_LENGTH = 500
+ENTITY_LENGTH = 255
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime, always read back in UTC.
+
+    PostgreSQL keeps it as `timestamp with time zone`; SQLite drops offsets, so
+    there it is stored as naive UTC and UTC is re-attached on read. Naive values
+    are refused on write: their meaning depends on the host's clock.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} refused: give it a timezone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Question(Base):
+    """One question as asked, with what the bot made of it."""
+
+    __tablename__ = "questions"
+    __table_args__ = (
+        # `gaps`: unanswered rows, grouped by key, newest first within a key.
+        Index(None, "answered", "key", "asked_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    workspace: Mapped[str | None] = mapped_column(String(255))
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    channel: Mapped[str | None] = mapped_column(String(255))
+    text: Mapped[str] = mapped_column(Text)
+    key: Mapped[str] = mapped_column(String(KEY_LENGTH))
+    intent: Mapped[str] = mapped_column(String(32))
+    entity: Mapped[str | None] = mapped_column(String(ENTITY_LENGTH))
+    confidence: Mapped[float] = mapped_column(Float)
+    answered: Mapped[bool] = mapped_column(Boolean)

@@ -1,0 +1,94 @@
+"""`SqlStore`: the `QuestionLog` port on a SQL database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from sqlalchemy import false, func, insert, select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.ports import AskedQuestion, Gap
+from bot.storage.engine import storage_error
+from bot.storage.models import ENTITY_LENGTH, KEY_LENGTH, Question
+
+
+class SqlStore:
+    """Asked questions and their gaps, kept in the database behind `engine`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def record_question(self, question: AskedQuestion) -> int:
+        """Store the question; return its id."""
+        _require_aware(question.asked_at, "asked_at")
+        values = {
+            "asked_at": question.asked_at,
+            "platform": question.platform,
+            "workspace": question.workspace,
+            "user_id": question.user,
+            "channel": question.channel,
+            "text": question.text,
+            # Over-long keys would be refused by PostgreSQL: group by their prefix.
+            "key": question.key[:KEY_LENGTH],
+            "intent": question.intent,
+            "entity": None if question.entity is None else question.entity[:ENTITY_LENGTH],
+            "confidence": question.confidence,
+            "answered": question.answered,
+        }
+        async with self._transaction("recording a question") as conn:
+            result = await conn.execute(insert(Question).values(values).returning(Question.id))
+            return result.scalar_one()
+
+    async def gaps(self, *, limit: int = 20, since: datetime | None = None) -> list[Gap]:
+        """The most-asked unanswered questions, most asked first (ties: most recent first)."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        if since is not None:
+            _require_aware(since, "since")
+        # One pass with window functions (SQLite >= 3.25 and PostgreSQL alike):
+        # per key, the count and the newest row, whose wording is the example.
+        per_key = (Question.key,)
+        newest_first = (Question.asked_at.desc(), Question.id.desc())
+        ranked = select(
+            Question.key,
+            Question.text,
+            Question.asked_at,
+            func.count().over(partition_by=per_key).label("n"),
+            func.row_number().over(partition_by=per_key, order_by=newest_first).label("rank"),
+        ).where(Question.answered == false())
+        if since is not None:
+            ranked = ranked.where(Question.asked_at >= since)
+        sub = ranked.subquery()
+        query = (
+            select(sub.c.key, sub.c.text, sub.c.n, sub.c.asked_at)
+            .where(sub.c.rank == 1)
+            .order_by(sub.c.n.desc(), sub.c.asked_at.desc(), sub.c.key)
+            .limit(limit)
+        )
+        async with self._transaction("reading question gaps") as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            Gap(key=row.key, example=row.text, count=int(row.n), last_asked=row.asked_at)
+            for row in rows
+        ]
+
+    async def ping(self) -> None:
+        """Return if the database answers; raise `StorageError` if it does not."""
+        async with self._transaction("pinging the database") as conn:
+            await conn.execute(text("SELECT 1"))
+
+    @asynccontextmanager
+    async def _transaction(self, action: str) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self._engine.begin() as conn:
+                yield conn
+        except (SQLAlchemyError, OSError) as exc:
+            raise storage_error(action, self._engine.url, exc) from exc
+
+
+def _require_aware(value: datetime, name: str) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")

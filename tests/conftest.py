@@ -1,0 +1,134 @@
+"""Shared fixtures.
+
+Storage: `database_url` is a fresh, empty database on each backend (SQLite in
+tmp_path; PostgreSQL when OPSBOT_TEST_POSTGRES_URL is set, e.g.
+`postgresql+asyncpg://postgres@127.0.0.1:5432/test`), `engine` an engine on it,
+`store` a `SqlStore` on the migrated database. `postgres_url` is PostgreSQL only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+import structlog
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from bot.ports import QuestionLog
+from bot.storage.engine import create_engine
+from bot.storage.migrate import upgrade
+from bot.storage.store import SqlStore
+from tests.fakes import MemoryQuestionLog
+
+POSTGRES_ENV = "OPSBOT_TEST_POSTGRES_URL"
+BACKENDS = ("sqlite", "postgresql")
+
+
+@asynccontextmanager
+async def fresh_postgres_database(server_url: str) -> AsyncIterator[str]:
+    """Create a uniquely named database on the server of `server_url`; drop it on exit.
+
+    Fails the test (never skips) when the server cannot be reached.
+    """
+    server = make_url(server_url)
+    name = f"opsbot_test_{secrets.token_hex(6)}"
+    admin = create_async_engine(
+        server.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool
+    )
+    try:
+        try:
+            async with admin.connect() as conn:
+                await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        except Exception as exc:
+            where = server.render_as_string(hide_password=True)
+            reason = f"{POSTGRES_ENV} is set but PostgreSQL at {where} is unusable: {exc!r}"
+            pytest.fail(reason, pytrace=False)  # no traceback: its locals hold the password
+        try:
+            yield server.set(database=name).render_as_string(hide_password=False)
+        finally:
+            async with admin.connect() as conn:
+                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
+def postgres_server_url() -> str:
+    """The PostgreSQL server to test against; skips the test when none is configured."""
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} (e.g. postgresql+asyncpg://...)")
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database on each backend, as a URL."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'db' / 'opsbot.sqlite'}"
+        return
+    async with fresh_postgres_database(postgres_server_url()) as url:
+        yield url
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database, as a URL."""
+    async with fresh_postgres_database(postgres_server_url()) as url:
+        yield url
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on the fresh database, disposed of afterwards."""
+    engine = create_engine(database_url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(params=("memory", *BACKENDS))
+async def log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[QuestionLog]:
+    """Every `QuestionLog`: the in-memory fake, and the SQL store on each backend."""
+    if request.param == "memory":
+        yield MemoryQuestionLog()
+        return
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'log.sqlite'}"
+        async with _migrated(url) as store:
+            yield store
+        return
+    async with fresh_postgres_database(postgres_server_url()) as url, _migrated(url) as store:
+        yield store
+
+
+@asynccontextmanager
+async def _migrated(url: str) -> AsyncIterator[SqlStore]:
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+        yield SqlStore(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    """Commands configure logging for the process: undo it after each test."""
+    yield
+    structlog.reset_defaults()
+    logging.basicConfig(handlers=[logging.NullHandler()], force=True)
+
+
+@pytest.fixture
+async def store(engine: AsyncEngine) -> SqlStore:
+    """A `SqlStore` on the fresh database, migrated to head."""
+    await upgrade(engine)
+    return SqlStore(engine)

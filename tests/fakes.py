@@ -1,0 +1,92 @@
+"""In-memory fakes of the ports, for tests of the core."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from bot.errors import StorageError
+from bot.ports import AskedQuestion, Gap, QuestionLog
+
+#: Keys are compared on their first 500 characters, as the database column holds.
+KEY_LENGTH = 500
+
+
+class MemoryQuestionLog:
+    """A `QuestionLog` in a list; `broken` makes every write fail like a lost database."""
+
+    def __init__(self) -> None:
+        self.questions: list[AskedQuestion] = []
+        self.broken = False
+
+    async def record_question(self, question: AskedQuestion) -> int:
+        if self.broken:
+            raise StorageError("database unavailable")
+        _require_aware(question.asked_at)
+        self.questions.append(replace(question, key=question.key[:KEY_LENGTH]))
+        return len(self.questions)
+
+    async def gaps(self, *, limit: int = 20, since: datetime | None = None) -> list[Gap]:
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        if since is not None:
+            _require_aware(since)
+        unanswered = [
+            q for q in self.questions if not q.answered and (since is None or q.asked_at >= since)
+        ]
+        counts = Counter(q.key for q in unanswered)
+        latest = {q.key: q for q in sorted(unanswered, key=lambda q: q.asked_at)}
+        gaps = [
+            Gap(key=k, example=latest[k].text, count=n, last_asked=latest[k].asked_at)
+            for k, n in counts.items()
+        ]
+        gaps.sort(key=lambda g: (-g.count, -g.last_asked.timestamp(), g.key))
+        return gaps[:limit]
+
+
+def _require_aware(moment: datetime) -> None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {moment.isoformat()} refused: give it a timezone")
+
+
+class FakeClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, delta: timedelta) -> None:
+        self.current += delta
+
+
+T0 = datetime(2025, 3, 30, 0, 30, tzinfo=UTC)
+
+
+def asked(
+    key: str,
+    *,
+    at: datetime = T0,
+    text: str | None = None,
+    answered: bool = False,
+) -> AskedQuestion:
+    return AskedQuestion(
+        asked_at=at,
+        platform="slack",
+        workspace="T01",
+        user="U01",
+        channel="C01",
+        text=text if text is not None else f"{key}?",
+        key=key,
+        intent="owner",
+        entity=None,
+        confidence=0.25,
+        answered=answered,
+    )
+
+
+async def record_all(log: QuestionLog, questions: list[AskedQuestion]) -> list[int]:
+    return [await log.record_question(q) for q in questions]

@@ -1,0 +1,79 @@
+"""Settings come from the environment, typed, and fail loudly naming the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import DEFAULT_DATABASE_URL, load_settings
+from bot.errors import ConfigError
+
+
+def test_defaults_are_the_embedded_ones() -> None:
+    """With nothing set: SQLite, ./knowledge, port 3000, no Slack."""
+    settings = load_settings({})
+    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert settings.knowledge_dir == Path("knowledge")
+    assert settings.port == 3000
+    assert settings.admins == ()
+    assert settings.slack_enabled is False
+
+
+def test_values_are_read_and_typed() -> None:
+    """Every documented variable is read; admins are a comma-separated list."""
+    settings = load_settings(
+        {
+            "OPSBOT_DATABASE_URL": "postgresql+asyncpg://bot@db/opsbot",
+            "OPSBOT_KNOWLEDGE_DIR": "/srv/knowledge",
+            "OPSBOT_HOST": "127.0.0.1",
+            "OPSBOT_PORT": "8080",
+            "OPSBOT_ADMINS": "U01AAA, U02BBB,,",
+            "OPSBOT_LOG_FORMAT": "JSON",
+            "SLACK_BOT_TOKEN": "xoxb-1-2-abc",
+            "SLACK_SIGNING_SECRET": "shh",
+            "SLACK_API_URL": "http://127.0.0.1:9999/api/",
+            "UNRELATED": "ignored",
+        }
+    )
+    assert settings.database_url.startswith("postgresql+asyncpg://")
+    assert settings.knowledge_dir == Path("/srv/knowledge")
+    assert (settings.host, settings.port) == ("127.0.0.1", 8080)
+    assert settings.admins == ("U01AAA", "U02BBB")
+    assert settings.log_format == "json"
+    assert settings.slack_enabled is True
+    assert settings.slack_api_url == "http://127.0.0.1:9999/api/"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("OPSBOT_PORT", "http"),
+        ("OPSBOT_PORT", "70000"),
+        ("OPSBOT_LOG_FORMAT", "xml"),
+        ("OPSBOT_DATABASE_URL", "mysql://root@localhost/db"),
+        ("SLACK_BOT_TOKEN", "not-a-token"),
+        ("SLACK_APP_TOKEN", "xoxb-wrong-kind"),
+        ("OPSBOT_ANSWER_THRESHOLD", "1.5"),
+    ],
+)
+def test_bad_value_names_the_variable(name: str, value: str) -> None:
+    """A bad value fails at start with a message naming the variable."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings({name: value})
+    assert name in str(caught.value)
+
+
+def test_secrets_never_show() -> None:
+    """Secrets are not in the settings' repr, nor in an error about them."""
+    settings = load_settings({"SLACK_BOT_TOKEN": "xoxb-super-secret", "SLACK_SIGNING_SECRET": "s3"})
+    assert "super-secret" not in repr(settings)
+    assert "s3" not in str(settings)
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"SLACK_APP_TOKEN": "xoxb-leaky-value"})
+    assert "leaky" not in str(caught.value)
+
+
+def test_empty_variable_means_unset() -> None:
+    """`SLACK_BOT_TOKEN=` (empty) is treated as not set."""
+    assert load_settings({"SLACK_BOT_TOKEN": "", "OPSBOT_PORT": ""}).port == 3000

@@ -1,0 +1,60 @@
+"""The local chat: interactive or piped, through the same handlers as the platforms."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from pathlib import Path
+
+from bot import console
+from bot.answers import AnswerEngine
+from bot.events import Command, Message, Origin
+from bot.handlers import Handlers
+from bot.kb import require_knowledge
+from tests.fakes import FakeClock, MemoryQuestionLog
+
+MINI = Path(__file__).parent / "data" / "mini"
+
+
+def handlers(log: MemoryQuestionLog) -> Handlers:
+    engine = AnswerEngine(require_knowledge(MINI, today=date(2026, 11, 29)))
+    return Handlers(answers=lambda: engine, questions=log, clock=FakeClock())
+
+
+def test_slash_lines_are_commands() -> None:
+    """`/ops team x` is the slash command; anything else is a direct message."""
+    origin = Origin(platform="console")
+    assert console.to_event("/ops team mlp", origin) == Command(origin=origin, text="team mlp")
+    assert console.to_event("/ops", origin) == Command(origin=origin, text="")
+    assert console.to_event("/opsy", origin) == Message(origin=origin, text="/opsy")
+
+
+async def test_piped_input_gets_one_line_per_question() -> None:
+    """Each non-blank piped line gets exactly one line of answer, in order."""
+    log = MemoryQuestionLog()
+    stdin = io.StringIO(
+        "who owns model monitoring?\n\n/ops help\n/ops team mlp\nwhat is data drift\n"
+    )
+    stdout = io.StringIO()
+    answered = await console.run(handlers(log).handle, stdin, stdout, interactive=False)
+    lines = stdout.getvalue().splitlines()
+    assert answered == 4
+    assert len(lines) == 4
+    assert lines[0].startswith("Model monitoring is owned by ML Platform")
+    assert lines[1].startswith("I answer questions about who owns what")
+    assert lines[2].startswith("ML Platform has 2 members")
+    assert lines[3].startswith("Data drift (term)")
+    assert [q.platform for q in log.questions] == ["console"] * 3
+
+
+async def test_interactive_session_prompts_and_quits() -> None:
+    """Interactive mode shows a banner and prompts, and /quit ends the session."""
+    stdin = io.StringIO("who is on mlp\n/quit\nwho owns model monitoring\n")
+    stdout = io.StringIO()
+    answered = await console.run(
+        handlers(MemoryQuestionLog()).handle, stdin, stdout, interactive=True
+    )
+    out = stdout.getvalue()
+    assert answered == 1
+    assert out.startswith(console.BANNER)
+    assert "you> opsbot> ML Platform has 2 members" in out

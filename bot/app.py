@@ -7,15 +7,19 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
+import structlog
+
 from bot.answers import DEFAULT_THRESHOLD, AnswerEngine
 from bot.config import Settings
 from bot.errors import BotError
 from bot.handlers import Handlers
 from bot.kb import Knowledge, require_knowledge
 from bot.ports import Clock, SystemClock
-from bot.storage.engine import create_engine
+from bot.storage.engine import create_engine, safe_url
 from bot.storage.migrate import upgrade
 from bot.storage.store import SqlStore
+
+log = structlog.get_logger(__name__)
 
 
 def answer_engine(knowledge: Knowledge, settings: Settings) -> AnswerEngine:
@@ -66,6 +70,12 @@ async def open_bot(settings: Settings, *, clock: Clock | None = None) -> AsyncIt
     engine = create_engine(settings.database_url)
     try:
         await upgrade(engine)
+        log.info(
+            "bot_ready",
+            entities=len(answers.knowledge),
+            knowledge=str(settings.knowledge_dir),
+            database=safe_url(engine.url),
+        )
         yield Bot(settings=settings, answers=answers, store=SqlStore(engine), clock=clock)
     finally:
         await engine.dispose()

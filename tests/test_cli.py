@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -89,6 +90,17 @@ def test_ask_batch_keeps_input_order(
     ]
 
 
+def test_ask_batch_from_stdin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--batch -` reads the questions from standard input; plain text without --json."""
+    monkeypatch.setattr("sys.stdin", io.StringIO("who is on mlp\nwhat is data drift\n"))
+    assert main(["ask", "--batch", "-"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("ML Platform has 2 members")
+    assert lines[1].startswith("Data drift (term): A change in the distribution")
+
+
 def test_ask_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     """Neither a question nor --batch, or a threshold outside [0, 1], is a usage error (2)."""
     assert main(["ask"]) == 2
@@ -121,7 +133,7 @@ def test_db_upgrade_then_gaps(
     assert main(["db", "upgrade"]) == 0
     monkeypatch.setattr(
         "sys.stdin",
-        __import__("io").StringIO(
+        io.StringIO(
             "who owns the coffee machine\nwho owns the coffee machine?\nwhat's the weather\n"
             "who owns model monitoring\n"
         ),

@@ -17,7 +17,7 @@ DEFAULT_THRESHOLD = 0.6
 _FAQ_THRESHOLD = 0.55
 #: A how-to question is most likely an FAQ: a lower bar.
 _HOWTO_FAQ_THRESHOLD = 0.4
-_SUGGESTION_FLOOR = 0.3
+_SUGGESTION_FLOOR = 0.4
 _MAX_SUGGESTIONS = 3
 #: Without an intent phrase, a bare name is worth a little less.
 _BARE_PENALTY = 0.9

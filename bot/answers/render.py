@@ -60,6 +60,11 @@ def party(knowledge: Knowledge, ref: Ref) -> str:
     return f"{title} ({channel})" if channel else title
 
 
+def listing(items: tuple[str, ...], sep: str = "; ") -> str:
+    """Items joined into one sentence, without their own full stops."""
+    return sep.join(item.strip().rstrip(".") for item in items)
+
+
 def links_text(links: tuple[Link, ...]) -> str:
     return "; ".join(f"{link.title}: {link.url}" for link in links)
 
@@ -107,9 +112,9 @@ def definition(knowledge: Knowledge, entity: Entity) -> str:
     spec = entity.spec
     if isinstance(spec, RoleSpec):
         if spec.responsibilities:
-            parts.append("Responsibilities: " + "; ".join(spec.responsibilities) + ".")
+            parts.append(f"Responsibilities: {listing(spec.responsibilities)}.")
         if spec.skills:
-            parts.append("Skills: " + ", ".join(spec.skills) + ".")
+            parts.append(f"Skills: {listing(spec.skills, ', ')}.")
         if spec.contact is not None:
             parts.append(f"Contact: {party(knowledge, spec.contact)}.")
     elif isinstance(spec, OwnableSpec):

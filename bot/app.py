@@ -15,7 +15,7 @@ from bot.errors import BotError
 from bot.handlers import Handlers
 from bot.kb import Knowledge, require_knowledge
 from bot.ports import Clock, SystemClock
-from bot.storage.engine import create_engine, safe_url
+from bot.storage.engine import open_engine, safe_url
 from bot.storage.migrate import upgrade
 from bot.storage.store import SqlStore
 
@@ -67,8 +67,7 @@ async def open_bot(settings: Settings, *, clock: Clock | None = None) -> AsyncIt
     """Load knowledge, migrate the database, and hand out a ready `Bot`."""
     clock = clock or SystemClock()
     answers = load_engine(settings, clock)
-    engine = create_engine(settings.database_url)
-    try:
+    async with open_engine(settings.database_url) as engine:
         await upgrade(engine)
         log.info(
             "bot_ready",
@@ -77,8 +76,6 @@ async def open_bot(settings: Settings, *, clock: Clock | None = None) -> AsyncIt
             database=safe_url(engine.url),
         )
         yield Bot(settings=settings, answers=answers, store=SqlStore(engine), clock=clock)
-    finally:
-        await engine.dispose()
 
 
 @asynccontextmanager

@@ -18,6 +18,7 @@ from bot.app import answer_engine, open_bot, serving, today
 from bot.config import Settings, load_settings
 from bot.errors import BotError, ConfigError, KnowledgeError
 from bot.kb import load_knowledge, require_knowledge
+from bot.storage import open_engine, upgrade
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -122,15 +123,9 @@ def _kb(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _db(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.storage.engine import create_engine
-    from bot.storage.migrate import upgrade
-
     async def run() -> None:
-        engine = create_engine(settings.database_url)
-        try:
+        async with open_engine(settings.database_url) as engine:
             await upgrade(engine)
-        finally:
-            await engine.dispose()
 
     asyncio.run(run())
     print("database is up to date")

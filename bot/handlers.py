@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
@@ -112,6 +112,3 @@ class Handlers:
         except StorageError as exc:
             log.warning("question_not_recorded", platform=origin.platform, error=str(exc))
             return None
-
-
-Handler = Callable[[Event], Awaitable[Reply]]

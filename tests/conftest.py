@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from bot.ports import QuestionLog
-from bot.storage.engine import create_engine
+from bot.storage.engine import create_engine, open_engine
 from bot.storage.migrate import upgrade
 from bot.storage.store import SqlStore
 from tests.fakes import MemoryQuestionLog
@@ -111,12 +111,9 @@ async def log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Q
 
 @asynccontextmanager
 async def _migrated(url: str) -> AsyncIterator[SqlStore]:
-    engine = create_engine(url)
-    try:
+    async with open_engine(url) as engine:
         await upgrade(engine)
         yield SqlStore(engine)
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture(autouse=True)

@@ -87,7 +87,8 @@ class AnswerEngine:
 
     def _retarget(self, detected: IntentMatch, matches: list[Match]) -> Answer:
         """The subject is not of a kind the intent expects: answer for the kind it is."""
-        anything = self.index.link(detected.mention)
+        unrestricted = KINDS_FOR[detected.intent] is None
+        anything = matches if unrestricted else self.index.link(detected.mention)
         if not anything or anything[0].score < self.threshold:
             best_score = anything[0].score if anything else 0.0
             return self._unknown(self._suggest(matches or anything), best_score)

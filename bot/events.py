@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
+from typing import Literal, cast
 
 from bot.model import Ref
 
@@ -39,7 +39,52 @@ class Command:
     name: str = "ops"
 
 
-Event = Message | Command
+@dataclass(frozen=True, kw_only=True)
+class Feedback:
+    """A "helpful / not helpful" click on an answer."""
+
+    origin: Origin
+    question_uid: str
+    helpful: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pick:
+    """A click on a suggestion (or a shared answer): answer `intent` about `ref`."""
+
+    origin: Origin
+    intent: Intent
+    ref: Ref
+
+
+Event = Message | Command | Feedback | Pick
+
+
+# Button payloads, the same on every platform: "<kind>|<field>|<field>".
+_SEP = "|"
+
+
+def pick_payload(intent: Intent, ref: Ref) -> str:
+    return _SEP.join(("pick", intent, str(ref)))
+
+
+def feedback_payload(question_uid: str, helpful: bool) -> str:
+    return _SEP.join(("vote", question_uid, "up" if helpful else "down"))
+
+
+def parse_payload(value: str, origin: Origin) -> Feedback | Pick | None:
+    """The event a button payload stands for, or None if it is not one of ours."""
+    kind, _, rest = value.partition(_SEP)
+    first, _, second = rest.partition(_SEP)
+    if kind == "vote" and first and second in ("up", "down"):
+        return Feedback(origin=origin, question_uid=first, helpful=second == "up")
+    if kind == "pick" and first in INTENTS and first != "unknown":
+        try:
+            ref = Ref.parse(second, default_kind="area")
+        except ValueError:
+            return None
+        return Pick(origin=origin, intent=cast(Intent, first), ref=ref)
+    return None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,5 +123,4 @@ class Reply:
     text: str
     kind: ReplyKind = "answer"
     answer: Answer | None = None
-    question_id: int | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    question_uid: str | None = None

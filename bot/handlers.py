@@ -1,7 +1,12 @@
-"""What the bot does with an event, whatever platform it came from."""
+"""What the bot does with an event, whatever platform it came from.
+
+`respond` decides the reply without any I/O, so a platform can answer inside its
+acknowledgement; `record` stores the question afterwards. `handle` does both.
+"""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -10,8 +15,8 @@ import structlog
 from bot.answers import AnswerEngine
 from bot.answers.text import normalize
 from bot.errors import StorageError
-from bot.events import Answer, Command, Event, Intent, Message, Origin, Reply
-from bot.ports import AskedQuestion, Clock, QuestionLog
+from bot.events import Answer, Command, Event, Feedback, Intent, Message, Origin, Pick, Reply
+from bot.ports import AskedQuestion, Clock, QuestionLog, Telemetry, Vote
 
 log = structlog.get_logger(__name__)
 
@@ -27,6 +32,9 @@ Commands:
   /ops owns X            what a team or person owns
   /ops links X           runbooks, dashboards, docs and repos of X
   /ops <question>        anything else, in your own words"""
+
+THANKS = "Thanks, noted. This helps the enablement team improve the answers."
+NOT_SAVED = "Sorry, I could not save that just now. Please try again in a minute."
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +53,14 @@ SUB_COMMANDS: dict[str, SubCommand] = {
 _HELP_WORDS = frozenset({"help", "?", "commands", "usage", "help me"})
 
 
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    """A reply, and the question to record once the reply is on its way."""
+
+    reply: Reply
+    question: AskedQuestion | None = None
+
+
 class Handlers:
     """Turns events into replies; talks to the world only through its ports."""
 
@@ -54,47 +70,90 @@ class Handlers:
         answers: Callable[[], AnswerEngine],
         questions: QuestionLog,
         clock: Clock,
+        telemetry: Telemetry | None = None,
+        new_uid: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
         # `answers` is read on every question, so a knowledge reload takes effect at once.
         self._answers = answers
         self._questions = questions
         self._clock = clock
+        self._telemetry = telemetry
+        self._new_uid = new_uid
 
     async def handle(self, event: Event) -> Reply:
+        """Reply to any event, storing what must be stored first."""
+        if isinstance(event, Feedback):
+            return await self.vote(event)
+        outcome = self.respond(event)
+        return await self.record(outcome)
+
+    def respond(self, event: Message | Command | Pick | Feedback) -> Outcome:
+        """The reply to a question, command or suggestion click; no I/O at all."""
         match event:
             case Command(name="ops"):
-                return await self._command(event.origin, event.text)
+                return self._command(event.origin, event.text)
             case Message():
-                return await self._message(event.origin, event.text)
+                return self._message(event.origin, event.text)
+            case Pick():
+                answer = self._answers().about(event.ref, event.intent)
+                return self._outcome(event.origin, f"{event.intent} {event.ref}", answer)
             case _:
-                return Reply(text="Sorry, I can't do that. Try /ops help.", kind="unhandled")
+                reply = Reply(text="Sorry, I can't do that. Try /ops help.", kind="unhandled")
+                return Outcome(reply=reply)
 
-    async def _command(self, origin: Origin, text: str) -> Reply:
+    async def record(self, outcome: Outcome) -> Reply:
+        """Store the outcome's question; an unavailable database must not cost the answer."""
+        if outcome.question is not None:
+            try:
+                await self._questions.record_question(outcome.question)
+            except StorageError as exc:
+                platform = outcome.question.platform
+                log.warning("question_not_recorded", platform=platform, error=str(exc))
+        return outcome.reply
+
+    async def vote(self, event: Feedback) -> Reply:
+        """Record a "helpful / not helpful" click; one vote per user per answer."""
+        vote = Vote(
+            question_uid=event.question_uid,
+            user=event.origin.user or "anonymous",
+            helpful=event.helpful,
+            voted_at=self._clock.now(),
+        )
+        try:
+            await self._questions.record_vote(vote)
+        except StorageError as exc:
+            log.warning("vote_not_recorded", platform=event.origin.platform, error=str(exc))
+            return Reply(text=NOT_SAVED, kind="error")
+        return Reply(text=THANKS, kind="help")
+
+    # -- questions -----------------------------------------------------------------
+
+    def _command(self, origin: Origin, text: str) -> Outcome:
         word, _, rest = text.strip().partition(" ")
         name = word.lower()
         if not name or name in _HELP_WORDS:
-            return Reply(text=HELP, kind="help")
+            return Outcome(reply=Reply(text=HELP, kind="help"))
         sub = SUB_COMMANDS.get(name)
         if sub is None:
-            return await self._ask(origin, text)
+            return self._ask(origin, text)
         if not rest.strip():
-            return Reply(text=f"Usage: {sub.usage}", kind="error")
-        return await self._ask(origin, rest, intent=sub.intent)
+            return Outcome(reply=Reply(text=f"Usage: {sub.usage}", kind="error"))
+        return self._ask(origin, rest, intent=sub.intent)
 
-    async def _message(self, origin: Origin, text: str) -> Reply:
+    def _message(self, origin: Origin, text: str) -> Outcome:
         words = normalize(text)
         if not words or words in _HELP_WORDS:
-            return Reply(text=HELP, kind="help")
-        return await self._ask(origin, text)
+            return Outcome(reply=Reply(text=HELP, kind="help"))
+        return self._ask(origin, text)
 
-    async def _ask(self, origin: Origin, text: str, intent: Intent | None = None) -> Reply:
-        answer = self._answers().answer(text, intent=intent)
-        question_id = await self._record(origin, text, answer)
-        return Reply(text=answer.text, answer=answer, question_id=question_id)
+    def _ask(self, origin: Origin, text: str, intent: Intent | None = None) -> Outcome:
+        return self._outcome(origin, text, self._answers().answer(text, intent=intent))
 
-    async def _record(self, origin: Origin, text: str, answer: Answer) -> int | None:
-        """Store the question; an unavailable database must not cost the user an answer."""
+    def _outcome(self, origin: Origin, text: str, answer: Answer) -> Outcome:
+        if self._telemetry is not None:
+            self._telemetry.answered(answer.intent)
         question = AskedQuestion(
+            uid=self._new_uid(),
             asked_at=self._clock.now(),
             platform=origin.platform,
             workspace=origin.workspace,
@@ -107,8 +166,5 @@ class Handlers:
             confidence=answer.confidence,
             answered=answer.intent != "unknown",
         )
-        try:
-            return await self._questions.record_question(question)
-        except StorageError as exc:
-            log.warning("question_not_recorded", platform=origin.platform, error=str(exc))
-            return None
+        reply = Reply(text=answer.text, answer=answer, question_uid=question.uid)
+        return Outcome(reply=reply, question=question)

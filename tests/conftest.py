@@ -21,7 +21,6 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from bot.ports import QuestionLog
 from bot.storage.engine import create_engine, open_engine
 from bot.storage.migrate import upgrade
 from bot.storage.store import SqlStore
@@ -95,8 +94,10 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture(params=("memory", *BACKENDS))
-async def log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[QuestionLog]:
-    """Every `QuestionLog`: the in-memory fake, and the SQL store on each backend."""
+async def log(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[SqlStore | MemoryQuestionLog]:
+    """Every implementation of the storage ports: the in-memory fake, and SQL on each backend."""
     if request.param == "memory":
         yield MemoryQuestionLog()
         return

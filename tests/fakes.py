@@ -2,23 +2,41 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bot.errors import StorageError
-from bot.ports import AskedQuestion, Gap, QuestionLog
+from bot.ports import AskedQuestion, Gap, QuestionLog, Vote
 
 #: Keys are compared on their first 500 characters, as the database column holds.
 KEY_LENGTH = 500
 
 
 class MemoryQuestionLog:
-    """A `QuestionLog` in a list; `broken` makes every write fail like a lost database."""
+    """The storage ports in memory; `broken` makes every write fail like a lost database."""
 
     def __init__(self) -> None:
         self.questions: list[AskedQuestion] = []
+        self.votes: dict[tuple[str, str], Vote] = {}
+        self.claims: dict[str, datetime] = {}
         self.broken = False
+
+    async def record_vote(self, vote: Vote) -> None:
+        if self.broken:
+            raise StorageError("database unavailable")
+        _require_aware(vote.voted_at)
+        self.votes[(vote.question_uid, vote.user)] = vote
+
+    async def claim(self, key: str, at: datetime) -> bool:
+        if self.broken:
+            raise StorageError("database unavailable")
+        _require_aware(at)
+        if key in self.claims:
+            return False
+        self.claims[key] = at
+        return True
 
     async def record_question(self, question: AskedQuestion) -> int:
         if self.broken:
@@ -32,8 +50,11 @@ class MemoryQuestionLog:
             raise ValueError(f"limit must be at least 1, not {limit}")
         if since is not None:
             _require_aware(since)
+        unhelpful = {v.question_uid for v in self.votes.values() if not v.helpful}
         unanswered = [
-            q for q in self.questions if not q.answered and (since is None or q.asked_at >= since)
+            q
+            for q in self.questions
+            if (not q.answered or q.uid in unhelpful) and (since is None or q.asked_at >= since)
         ]
         counts = Counter(q.key for q in unanswered)
         latest = {q.key: q for q in sorted(unanswered, key=lambda q: q.asked_at)}
@@ -72,8 +93,10 @@ def asked(
     at: datetime = T0,
     text: str | None = None,
     answered: bool = False,
+    uid: str | None = None,
 ) -> AskedQuestion:
     return AskedQuestion(
+        uid=uid or uuid.uuid4().hex,
         asked_at=at,
         platform="slack",
         workspace="T01",

@@ -8,9 +8,19 @@ from pathlib import Path
 import pytest
 
 from bot.answers import AnswerEngine
-from bot.events import Command, Message, Origin
-from bot.handlers import HELP, Handlers
+from bot.events import (
+    Command,
+    Feedback,
+    Message,
+    Origin,
+    Pick,
+    feedback_payload,
+    parse_payload,
+    pick_payload,
+)
+from bot.handlers import HELP, NOT_SAVED, THANKS, Handlers
 from bot.kb import require_knowledge
+from bot.model import Ref
 from tests.fakes import FakeClock, MemoryQuestionLog
 
 MINI = Path(__file__).parent / "data" / "mini"
@@ -40,8 +50,8 @@ async def test_question_is_answered_and_recorded(
     assert reply.kind == "answer"
     assert reply.answer is not None and str(reply.answer.entity) == "area:model-monitoring"
     assert "ML Platform" in reply.text
-    assert reply.question_id == 1
     (stored,) = log.questions
+    assert reply.question_uid == stored.uid
     assert (stored.platform, stored.user, stored.workspace, stored.channel) == (
         "slack",
         "U1",
@@ -116,7 +126,7 @@ async def test_answer_survives_a_broken_database(
     log.broken = True
     reply = await handlers.handle(Message(origin=ORIGIN, text="who owns model monitoring"))
     assert reply.answer is not None and reply.answer.intent == "owner"
-    assert reply.question_id is None
+    assert log.questions == []
 
 
 async def test_a_reloaded_engine_answers_at_once(
@@ -129,3 +139,86 @@ async def test_a_reloaded_engine_answers_at_once(
     current["engine"] = empty
     reply = await handlers.handle(Message(origin=ORIGIN, text="who owns drift detectoin"))
     assert reply.answer is not None and reply.answer.intent == "unknown"
+
+
+async def test_respond_does_no_io(engine: AnswerEngine, log: MemoryQuestionLog) -> None:
+    """`respond` decides the reply without storing anything; `record` stores it after."""
+    handlers = Handlers(answers=lambda: engine, questions=log, clock=FakeClock())
+    outcome = handlers.respond(Command(origin=ORIGIN, text="who-owns drift detection"))
+    assert log.questions == []
+    assert outcome.question is not None
+    assert outcome.reply.question_uid == outcome.question.uid
+    await handlers.record(outcome)
+    assert [q.uid for q in log.questions] == [outcome.question.uid]
+
+
+async def test_feedback_is_recorded_once_per_user(
+    handlers: Handlers, log: MemoryQuestionLog
+) -> None:
+    """A vote is stored against the answer; voting again replaces it."""
+    reply = await handlers.handle(Message(origin=ORIGIN, text="who owns model monitoring"))
+    assert reply.question_uid is not None
+    uid = reply.question_uid
+    thanks = await handlers.handle(Feedback(origin=ORIGIN, question_uid=uid, helpful=False))
+    assert thanks.text == THANKS
+    assert [g.key for g in await log.gaps()] == ["who owns model monitoring"]
+    await handlers.handle(Feedback(origin=ORIGIN, question_uid=uid, helpful=True))
+    assert len(log.votes) == 1
+    assert await log.gaps() == []
+
+
+async def test_feedback_on_a_broken_database_says_so(
+    handlers: Handlers, log: MemoryQuestionLog
+) -> None:
+    """When a vote cannot be saved the user is told, not thanked."""
+    log.broken = True
+    reply = await handlers.handle(Feedback(origin=ORIGIN, question_uid="q1", helpful=True))
+    assert (reply.kind, reply.text) == ("error", NOT_SAVED)
+
+
+async def test_pick_answers_about_the_picked_entity(handlers: Handlers) -> None:
+    """A suggestion click answers its intent about exactly that entity, confidently."""
+    ref = Ref(kind="area", name="model-monitoring")
+    reply = await handlers.handle(Pick(origin=ORIGIN, intent="owner", ref=ref))
+    assert reply.answer is not None
+    assert (reply.answer.intent, reply.answer.entity, reply.answer.confidence) == (
+        "owner",
+        ref,
+        1.0,
+    )
+    team = await handlers.handle(
+        Pick(origin=ORIGIN, intent="owner", ref=Ref(kind="team", name="ml-platform"))
+    )
+    assert team.answer is not None and team.answer.intent == "definition"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("vote|abc123|up", Feedback(origin=ORIGIN, question_uid="abc123", helpful=True)),
+        ("vote|abc123|down", Feedback(origin=ORIGIN, question_uid="abc123", helpful=False)),
+        (
+            "pick|owner|area:model-monitoring",
+            Pick(origin=ORIGIN, intent="owner", ref=Ref(kind="area", name="model-monitoring")),
+        ),
+        ("pick|unknown|area:x", None),
+        ("pick|owner|not a ref!", None),
+        ("vote|abc|sideways", None),
+        ("checkin|1|2", None),
+        ("", None),
+    ],
+)
+def test_button_payloads(value: str, expected: object) -> None:
+    """Button payloads decode to typed events; anything else is not ours."""
+    assert parse_payload(value, ORIGIN) == expected
+
+
+def test_payloads_round_trip() -> None:
+    """What the encoders write, the parser reads back."""
+    ref = Ref(kind="component", name="x", namespace="ns")
+    assert parse_payload(pick_payload("links", ref), ORIGIN) == Pick(
+        origin=ORIGIN, intent="links", ref=ref
+    )
+    assert parse_payload(feedback_payload("u1", False), ORIGIN) == Feedback(
+        origin=ORIGIN, question_uid="u1", helpful=False
+    )

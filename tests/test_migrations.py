@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ async def version_rows(engine: AsyncEngine) -> list[str]:
 
 def question() -> AskedQuestion:
     return AskedQuestion(
+        uid=uuid.uuid4().hex,
         asked_at=datetime(2025, 1, 1, tzinfo=UTC),
         platform="console",
         text="who owns x?",
@@ -69,7 +71,7 @@ def question() -> AskedQuestion:
 def test_migrations_are_found_in_the_repository() -> None:
     """Without an installed `_migrations` copy, the repository's migrations are used."""
     assert migrations_dir() == REPO / "migrations"
-    assert head() == "0001"
+    assert head() == "0002"
 
 
 def test_migrations_form_one_line() -> None:
@@ -84,7 +86,15 @@ async def test_upgrade_creates_the_schema_at_head(engine: AsyncEngine) -> None:
     assert await current_revision(engine) is None
     await upgrade(engine)
     async with engine.connect() as conn:
-        assert await conn.run_sync(table_names) == {"questions", "alembic_version"}
+        assert await conn.run_sync(table_names) == {
+            "alembic_version",
+            "questions",
+            "votes",
+            "event_claims",
+            "slack_bots",
+            "slack_installations",
+            "slack_oauth_states",
+        }
     assert await current_revision(engine) == head()
 
 

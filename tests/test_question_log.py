@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from bot.ports import Gap, QuestionLog
+from bot.ports import EventLog, Gap, QuestionLog, Vote
 from tests.fakes import T0, asked, record_all
 
 
@@ -134,3 +134,45 @@ async def test_long_keys_are_grouped_by_their_prefix(log: QuestionLog) -> None:
     long_key = "x" * 600
     await record_all(log, [asked(long_key), asked(long_key[:500] + "y" * 10)])
     assert [(g.key, g.count) for g in await log.gaps()] == [("x" * 500, 2)]
+
+
+async def test_unhelpful_answers_are_gaps_too(log: QuestionLog) -> None:
+    """An answered question whose answer was voted not helpful counts as a gap."""
+    await record_all(
+        log,
+        [
+            asked("good", answered=True, uid="q-good"),
+            asked("bad", answered=True, uid="q-bad"),
+            asked("bad", answered=True, uid="q-bad-2"),
+        ],
+    )
+    await log.record_vote(Vote(question_uid="q-good", user="U1", helpful=True, voted_at=T0))
+    await log.record_vote(Vote(question_uid="q-bad", user="U1", helpful=False, voted_at=T0))
+    assert [(g.key, g.count) for g in await log.gaps()] == [("bad", 1)]
+
+
+async def test_a_second_vote_replaces_the_first(log: QuestionLog) -> None:
+    """One vote per user per answer: voting again changes the vote, not the tally."""
+    await record_all(log, [asked("x", answered=True, uid="q-x")])
+    await log.record_vote(Vote(question_uid="q-x", user="U1", helpful=False, voted_at=T0))
+    assert [g.key for g in await log.gaps()] == ["x"]
+    later = T0 + timedelta(minutes=1)
+    await log.record_vote(Vote(question_uid="q-x", user="U1", helpful=True, voted_at=later))
+    assert await log.gaps() == []
+    await log.record_vote(Vote(question_uid="q-x", user="U2", helpful=False, voted_at=later))
+    assert [(g.key, g.count) for g in await log.gaps()] == [("x", 1)]
+
+
+async def test_votes_may_arrive_before_their_question(log: QuestionLog) -> None:
+    """A click recorded before the question's own write commits is kept and counts."""
+    await log.record_vote(Vote(question_uid="q-late", user="U1", helpful=False, voted_at=T0))
+    await record_all(log, [asked("late", answered=True, uid="q-late")])
+    assert [g.key for g in await log.gaps()] == ["late"]
+
+
+async def test_claims_are_taken_once(log: EventLog) -> None:
+    """The first claim of a key wins; every later claim of it is refused."""
+    assert await log.claim("C1:1700000000.0001", T0) is True
+    assert await log.claim("C1:1700000000.0001", T0) is False
+    assert await log.claim("C1:1700000000.0001", T0 + timedelta(hours=1)) is False
+    assert await log.claim("C1:1700000000.0002", T0) is True

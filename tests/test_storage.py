@@ -43,6 +43,7 @@ def test_sql_store_has_the_question_log_signatures() -> None:
 async def test_record_stores_every_field(store: SqlStore, engine: AsyncEngine) -> None:
     """A recorded question reads back field for field, its time aware and in UTC."""
     question = AskedQuestion(
+        uid="q-every-field",
         asked_at=datetime(2025, 10, 26, 1, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2))),
         platform="teams",
         workspace="tenant-1",

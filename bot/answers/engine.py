@@ -31,6 +31,10 @@ KINDS_FOR: dict[Intent, Collection[str] | None] = {
 }
 
 
+def _allowed(ref: Ref, kinds: Collection[str] | None) -> bool:
+    return kinds is None or ref.kind in kinds
+
+
 class AnswerEngine:
     """Answers questions about one knowledge base."""
 
@@ -69,6 +73,14 @@ class AnswerEngine:
         if best is None or best.score < self.threshold:
             return self._retarget(detected, matches)
         return self._answer(detected.intent, best, detected)
+
+    def about(self, ref: Ref, intent: Intent) -> Answer:
+        """The answer of `intent` about a known entity (a clicked suggestion)."""
+        if ref not in self.knowledge.entities:
+            return self._unknown(())
+        if intent not in KINDS_FOR or not _allowed(ref, KINDS_FOR[intent]):
+            intent = "definition"
+        return self._answer(intent, Match(ref=ref, score=1.0, surface=""))
 
     # -- decisions -----------------------------------------------------------------
 

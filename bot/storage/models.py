@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from sqlalchemy import Boolean, DateTime, Float, Index, MetaData, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -21,6 +23,7 @@ NAMING_CONVENTION = {
 
 KEY_LENGTH = 500
 ENTITY_LENGTH = 255
+UID_LENGTH = 64
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -64,6 +67,7 @@ class Question(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    uid: Mapped[str | None] = mapped_column(String(UID_LENGTH), unique=True)
     asked_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     platform: Mapped[str] = mapped_column(String(32))
     workspace: Mapped[str | None] = mapped_column(String(255))
@@ -75,3 +79,34 @@ class Question(Base):
     entity: Mapped[str | None] = mapped_column(String(ENTITY_LENGTH))
     confidence: Mapped[float] = mapped_column(Float)
     answered: Mapped[bool] = mapped_column(Boolean)
+
+
+class Vote(Base):
+    """One user's "helpful / not helpful" on one answer; voting again replaces it."""
+
+    __tablename__ = "votes"
+
+    question_uid: Mapped[str] = mapped_column(String(UID_LENGTH), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    voted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class EventClaim(Base):
+    """An inbound event (or message) already taken by some replica."""
+
+    __tablename__ = "event_claims"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+# Slack's own OAuth stores (slack_sdk's async SQLAlchemy stores) keep their tables in
+# our database; declaring them here puts them under our migrations.
+SLACK_BOTS = AsyncSQLAlchemyInstallationStore.build_bots_table(Base.metadata, "slack_bots")
+SLACK_INSTALLATIONS = AsyncSQLAlchemyInstallationStore.build_installations_table(
+    Base.metadata, "slack_installations"
+)
+SLACK_OAUTH_STATES = AsyncSQLAlchemyOAuthStateStore.build_oauth_states_table(
+    Base.metadata, "slack_oauth_states"
+)

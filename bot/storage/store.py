@@ -1,22 +1,25 @@
-"""`SqlStore`: the `QuestionLog` port on a SQL database."""
+"""`SqlStore`: the `QuestionLog` and `EventLog` ports on a SQL database."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import false, func, insert, select, text
+from sqlalchemy import false, func, insert, or_, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.ports import AskedQuestion, Gap
+from bot.ports import AskedQuestion, Gap, Vote
 from bot.storage.engine import storage_error
-from bot.storage.models import ENTITY_LENGTH, KEY_LENGTH, Question
+from bot.storage.models import ENTITY_LENGTH, KEY_LENGTH, EventClaim, Question
+from bot.storage.models import Vote as VoteRow
 
 
 class SqlStore:
-    """Asked questions and their gaps, kept in the database behind `engine`."""
+    """Asked questions, votes, gaps and event claims, kept in the database behind `engine`."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -25,6 +28,7 @@ class SqlStore:
         """Store the question; return its id."""
         _require_aware(question.asked_at, "asked_at")
         values = {
+            "uid": question.uid,
             "asked_at": question.asked_at,
             "platform": question.platform,
             "workspace": question.workspace,
@@ -51,6 +55,7 @@ class SqlStore:
         # One pass with window functions (SQLite >= 3.25 and PostgreSQL alike):
         # per key, the count and the newest row, whose wording is the example.
         per_key = (Question.key,)
+        voted_unhelpful = select(VoteRow.question_uid).where(VoteRow.helpful == false())
         newest_first = (Question.asked_at.desc(), Question.id.desc())
         ranked = select(
             Question.key,
@@ -58,7 +63,7 @@ class SqlStore:
             Question.asked_at,
             func.count().over(partition_by=per_key).label("n"),
             func.row_number().over(partition_by=per_key, order_by=newest_first).label("rank"),
-        ).where(Question.answered == false())
+        ).where(or_(Question.answered == false(), Question.uid.in_(voted_unhelpful)))
         if since is not None:
             ranked = ranked.where(Question.asked_at >= since)
         sub = ranked.subquery()
@@ -75,6 +80,32 @@ class SqlStore:
             for row in rows
         ]
 
+    async def record_vote(self, vote: Vote) -> None:
+        """Store a vote; the same user voting again on the same answer replaces the vote."""
+        _require_aware(vote.voted_at, "voted_at")
+        values = {
+            "question_uid": vote.question_uid,
+            "user_id": vote.user,
+            "helpful": vote.helpful,
+            "voted_at": vote.voted_at,
+        }
+        async with self._transaction("recording a vote") as conn:
+            upsert = _insert_for(conn)(VoteRow).values(values)
+            await conn.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=[VoteRow.question_uid, VoteRow.user_id],
+                    set_={"helpful": vote.helpful, "voted_at": vote.voted_at},
+                )
+            )
+
+    async def claim(self, key: str, at: datetime) -> bool:
+        """True for the first claim of `key` ever made, False for every later one."""
+        _require_aware(at, "at")
+        async with self._transaction("claiming an event") as conn:
+            insert_once = _insert_for(conn)(EventClaim).values(key=key, claimed_at=at)
+            result = await conn.execute(insert_once.on_conflict_do_nothing())
+            return result.rowcount == 1
+
     async def ping(self) -> None:
         """Return if the database answers; raise `StorageError` if it does not."""
         async with self._transaction("pinging the database") as conn:
@@ -87,6 +118,11 @@ class SqlStore:
                 yield conn
         except (SQLAlchemyError, OSError) as exc:
             raise storage_error(action, self._engine.url, exc) from exc
+
+
+def _insert_for(conn: AsyncConnection) -> Callable[..., Any]:
+    """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL alike)."""
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
 def _require_aware(value: datetime, name: str) -> None:

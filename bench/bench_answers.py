@@ -102,6 +102,14 @@ def sample(rounds: int) -> None:
         print(
             f"  miss: {miss.case.question!r}: want {miss.case.intent} {miss.case.entity}, got {got}"
         )
+    holdout = evaluate(engine, load_cases(ROOT / "tests" / "data" / "questions-holdout.jsonl"))
+    print(
+        f"held-out set (never tuned on): {holdout.right}/{holdout.total} "
+        f"{holdout.accuracy:.1%}; misses by tag:"
+    )
+    for tag, (right, total) in holdout.by_tag.items():
+        if right < total:
+            print(f"  {tag:14s} {right:4d}/{total:<4d}")
     p50, p99, n = latency(engine, [c.question for c in cases], rounds)
     print(f"latency over {n} answers: p50 {p50:.3f} ms, p99 {p99:.3f} ms (target p99 < 2 ms)")
     print("abstention threshold calibration (accuracy on the evaluation set):")

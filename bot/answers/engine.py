@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from bot.answers import render
-from bot.answers.index import EntityIndex, Match
+from bot.answers.index import EntityIndex, FaqIndex, Match, link_titles
 from bot.answers.intents import PROCEDURAL, IntentMatch, clean, correct, detect
-from bot.answers.text import normalize
+from bot.answers.text import clauses, fold, strip_markup
 from bot.events import Answer, Intent
 from bot.kb.knowledge import Knowledge
 from bot.model import OWNABLE_KINDS, Entity, Ref
@@ -16,8 +16,10 @@ from bot.model import OWNABLE_KINDS, Entity, Ref
 DEFAULT_THRESHOLD = 0.6
 _FAQ_THRESHOLD = 0.55
 #: A how-to question is most likely an FAQ: a lower bar.
-_HOWTO_FAQ_THRESHOLD = 0.4
+_HOWTO_FAQ_THRESHOLD = 0.45
 _SUGGESTION_FLOOR = 0.4
+#: An answer this confident needs no second look at the message's other clauses.
+_SURE = 0.95
 _MAX_SUGGESTIONS = 3
 #: Without an intent phrase, a bare name is worth a little less.
 _BARE_PENALTY = 0.9
@@ -35,6 +37,14 @@ def _allowed(ref: Ref, kinds: Collection[str] | None) -> bool:
     return kinds is None or ref.kind in kinds
 
 
+def _better(answer: Answer, than: Answer) -> bool:
+    """An answer beats an "I don't know"; between two of a kind, the more confident wins."""
+    known, other_known = answer.intent != "unknown", than.intent != "unknown"
+    if known != other_known:
+        return known
+    return answer.confidence > than.confidence
+
+
 class AnswerEngine:
     """Answers questions about one knowledge base."""
 
@@ -43,26 +53,56 @@ class AnswerEngine:
             raise ValueError("threshold must be in [0, 1]")
         self.knowledge = knowledge
         self.index = EntityIndex(knowledge)
+        self.link_titles = EntityIndex(knowledge, link_titles)
+        self.faqs = FaqIndex(knowledge, self.index.weight)
         self.threshold = threshold
 
     def answer(self, question: str, *, intent: Intent | None = None) -> Answer:
-        """Answer `question`; with `intent`, the whole text names the subject of that intent."""
-        normal = normalize(question)
+        """Answer `question`; with `intent`, the whole text names the subject of that intent.
+
+        A message often carries context around its question ("who owns X? it broke at
+        noon"): each clause is tried too, and the most confident answer wins.
+        """
+        parts = list(dict.fromkeys(fold(p) for p in clauses(strip_markup(question))))
+        best = self._answer(parts[0], intent) if parts else self._unknown(())
+        if best.confidence >= _SURE or len(parts) < 2:
+            return best
+        for part in parts[1:]:
+            answer = self._answer(part, intent)
+            if _better(answer, best):
+                best = answer
+        return self._topic_and_question(parts[1:], best)
+
+    def _topic_and_question(self, parts: list[str], best: Answer) -> Answer:
+        """ "dependency scanning: who is its champion?": the subject in one clause, the
+        question in another."""
+        if best.intent not in ("unknown", "definition") or best.confidence >= _SURE:
+            return best
+        asked = [d for d in (detect(clean(p)) for p in parts) if d is not None]
+        for detected in asked:
+            kinds = KINDS_FOR.get(detected.intent)
+            for part in parts:
+                matches = self.index.link(clean(part), kinds)
+                if matches and matches[0].score >= max(self.threshold, best.confidence):
+                    return self._found(detected.intent, matches[0], detected)
+        return best
+
+    def _answer(self, normal: str, intent: Intent | None) -> Answer:
         text = correct(clean(normal), self.index.knows)
         if not text:
             return self._unknown(())
         if intent is not None and intent in KINDS_FOR:
             matches = self.index.link(text, KINDS_FOR[intent])
             if matches and matches[0].score >= self.threshold:
-                return self._answer(intent, matches[0])
+                return self._found(intent, matches[0])
             return self._retarget(IntentMatch(intent=intent, mention=text), matches)
         detected = detect(text)
-        faq = self.index.faq.best(text)
+        faq = self.faqs.best(text)
         if faq is not None and PROCEDURAL.search(normal) and faq.score >= _HOWTO_FAQ_THRESHOLD:
             return self._faq(faq)
         if detected is None:
             return self._undirected(text, faq)
-        matches = self.index.link(detected.mention, KINDS_FOR[detected.intent])
+        matches = self._link(detected)
         best = matches[0] if matches else None
         if (
             faq is not None
@@ -72,7 +112,19 @@ class AnswerEngine:
             return self._faq(faq)
         if best is None or best.score < self.threshold:
             return self._retarget(detected, matches)
-        return self._answer(detected.intent, best, detected)
+        return self._found(detected.intent, best, detected)
+
+    def _link(self, detected: IntentMatch) -> list[Match]:
+        """Entities the mention names; for links, also by the titles of their links."""
+        matches = self.index.link(detected.mention, KINDS_FOR[detected.intent])
+        if detected.intent != "links" or detected.link_word is None:
+            return matches
+        titled = self.link_titles.link(f"{detected.mention} {detected.link_word}")
+        best = {m.ref: m for m in reversed(matches)}
+        for match in titled:
+            if match.score > best.get(match.ref, match).score or match.ref not in best:
+                best[match.ref] = match
+        return sorted(best.values(), key=lambda m: (-m.score, m.ref))
 
     def about(self, ref: Ref, intent: Intent) -> Answer:
         """The answer of `intent` about a known entity (a clicked suggestion)."""
@@ -80,7 +132,7 @@ class AnswerEngine:
             return self._unknown(())
         if intent not in KINDS_FOR or not _allowed(ref, KINDS_FOR[intent]):
             intent = "definition"
-        return self._answer(intent, Match(ref=ref, score=1.0, surface=""))
+        return self._found(intent, Match(ref=ref, score=1.0, surface=""))
 
     # -- decisions -----------------------------------------------------------------
 
@@ -95,7 +147,7 @@ class AnswerEngine:
         score = best.score * _BARE_PENALTY
         if score < self.threshold:
             return self._unknown(self._suggest(matches), score)
-        return self._answer("definition", Match(ref=best.ref, score=score, surface=best.surface))
+        return self._found("definition", Match(ref=best.ref, score=score, surface=best.surface))
 
     def _retarget(self, detected: IntentMatch, matches: list[Match]) -> Answer:
         """The subject is not of a kind the intent expects: answer for the kind it is."""
@@ -107,12 +159,12 @@ class AnswerEngine:
         best = anything[0]
         kind = best.ref.kind
         if kind in OWNABLE_KINDS and detected.intent in ("owner", "members"):
-            return self._answer("owner", best, detected)
+            return self._found("owner", best, detected)
         if kind == "team" and detected.intent == "owner":
-            return self._answer("owns", best, detected)
-        return self._answer("definition", best, detected)
+            return self._found("owns", best, detected)
+        return self._found("definition", best, detected)
 
-    def _answer(self, intent: Intent, match: Match, detected: IntentMatch | None = None) -> Answer:
+    def _found(self, intent: Intent, match: Match, detected: IntentMatch | None = None) -> Answer:
         entity = self.knowledge.entities[match.ref]
         if entity.kind == "faq":
             intent = "faq"  # "what is the process for X" named an FAQ: its answer is the answer
@@ -141,7 +193,7 @@ class AnswerEngine:
                 return render.definition(k, entity)
 
     def _faq(self, match: Match) -> Answer:
-        return self._answer("faq", match)
+        return self._found("faq", match)
 
     def _suggest(self, matches: list[Match]) -> tuple[Ref, ...]:
         good = [m.ref for m in matches if m.score >= _SUGGESTION_FLOOR]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
@@ -26,8 +26,9 @@ FAQ_STOPWORDS = STOPWORDS | frozenset(
 )
 _FUZZY_MIN_LEN = 4
 _VOCAB_CUTOFF = 78.0
-_CANDIDATES = 60
+_CANDIDATES = 30
 _TOKEN_MATCH = 80.0
+_FUZZY_STEEPNESS = 2.5
 #: Within this margin of the runner-up, the top match is ambiguous ...
 _AMBIGUITY_MARGIN = 0.1
 #: ... and loses up to this share of its score.
@@ -69,14 +70,24 @@ def surface_names(entity: Entity) -> set[str]:
     return {n for n in folded if n}
 
 
-class EntityIndex:
-    """Built once per knowledge load; answers lookups without touching the knowledge."""
+def link_titles(entity: Entity) -> set[str]:
+    """The titles of an entity's links ("Drift dashboard"), normalised."""
+    return {t for t in (fold(link.title) for link in entity.links) if t}
 
-    def __init__(self, knowledge: Knowledge) -> None:
+
+class EntityIndex:
+    """Entity names (or any other surface of them) to fuzzy-link mentions against.
+
+    Built once per knowledge load; answers lookups without touching the knowledge.
+    """
+
+    def __init__(
+        self, knowledge: Knowledge, names: Callable[[Entity], set[str]] = surface_names
+    ) -> None:
         self.knowledge = knowledge
         surfaces: dict[tuple[Ref, str], Surface] = {}
         for entity in knowledge:
-            for name in surface_names(entity):
+            for name in names(entity):
                 words = content(name)
                 text = " ".join(words)
                 surfaces[(entity.ref, text)] = Surface(ref=entity.ref, text=text, size=len(words))
@@ -93,7 +104,6 @@ class EntityIndex:
         self.idf = {w: math.log(1 + total / len(refs)) for w, refs in entity_freq.items()}
         self.unknown_idf = math.log(1 + total)
         self.vocab = sorted(self.postings)
-        self.faq = _FaqIndex(knowledge, self)
 
     def knows(self, word: str) -> bool:
         """Whether `word` (unstemmed) is part of some entity's name."""
@@ -135,33 +145,78 @@ class EntityIndex:
             (sid for sid in weights if allowed(self.surfaces[sid].ref)),
             key=lambda sid: (weights[sid], -sid),
         )
-        grams = _ngrams(words)
+        scorer = _Scorer(self.weight, words, total)
         best: dict[Ref, Match] = {}
         for sid in top:
             surface = self.surfaces[sid]
-            parts = surface.text.split()
-            score = 0.0
-            for gram, gram_words in grams:
-                if abs(len(gram_words) - surface.size) > 1:
-                    continue
-                whole = fuzz.ratio(gram, surface.text) / 100.0
-                similarity = max(whole, _token_similarity(gram_words, parts))
-                if similarity <= score:
-                    continue
-                asked = sum(self.weight(w) for w in gram_words) / total
-                named = self._named(parts, gram_words)
-                score = max(score, similarity * (0.4 + 0.6 * asked) * (0.5 + 0.5 * named))
+            score = scorer.score(surface)
             previous = best.get(surface.ref)
             if previous is None or score > previous.score:
                 best[surface.ref] = Match(ref=surface.ref, score=score, surface=surface.text)
         ranked = sorted(best.values(), key=lambda m: (-m.score, m.ref))
         return _with_ambiguity(ranked)
 
-    def _named(self, parts: list[str], words: list[str]) -> float:
-        """How much of a name the words name, weighting telling words more ("lake")."""
-        total = sum(self.weight(p) for p in parts)
-        found = sum(self.weight(p) for p in parts if _best_ratio(p, words) >= _TOKEN_MATCH)
-        return found / total if total else 0.0
+
+class _Scorer:
+    """Scores names against one mention, remembering word likenesses between names.
+
+    score = likeness * (0.4 + 0.6 * share of the mention used)
+                     * (0.5 + 0.5 * share of the name matched),
+    over the mention's word n-grams about as long as the name; shares are weighted by
+    how telling each word is (idf).
+    """
+
+    def __init__(self, weight: Callable[[str], float], words: list[str], total: float) -> None:
+        self.weight = weight
+        self.total = total
+        self.words = set(words)
+        self.grams: defaultdict[int, list[tuple[str, list[str], float]]] = defaultdict(list)
+        for size in range(len(words), 0, -1):
+            for start in range(len(words) - size + 1):
+                part = words[start : start + size]
+                asked = sum(weight(w) for w in part) / total
+                self.grams[size].append((" ".join(part), part, asked))
+        self.ratios: dict[tuple[str, str], float] = {}
+
+    def ratio(self, word: str, other: str) -> float:
+        key = (word, other)
+        found = self.ratios.get(key)
+        if found is None:
+            found = 100.0 if word == other else fuzz.ratio(word, other)
+            self.ratios[key] = found
+        return found
+
+    def score(self, surface: Surface) -> float:
+        parts = surface.text.split()
+        named_total = sum(self.weight(p) for p in parts) or 1.0
+        # Per mention word: its best likeness to a word of the name, and the name's
+        # words it matches; each gram then only adds these up.
+        best: dict[str, float] = {}
+        matched: dict[str, frozenset[str]] = {}
+        for word in self.words:
+            ratios = {p: self.ratio(word, p) for p in parts}
+            best[word] = max(ratios.values())
+            matched[word] = frozenset(p for p, r in ratios.items() if r >= _TOKEN_MATCH)
+        hits = {w for w, found in matched.items() if found}
+        score = 0.0
+        for size in (surface.size - 1, surface.size, surface.size + 1):
+            for gram, gram_words, asked in self.grams.get(size, ()):
+                # A gram with no word of the name can only match as one run-together
+                # word ("datalake"): then its length is close to the name's.
+                if hits.isdisjoint(gram_words) and abs(len(gram) - len(surface.text)) > 3:
+                    continue
+                close = sum(
+                    1.0 - (100.0 - best[w]) * _FUZZY_STEEPNESS / 100.0
+                    for w in gram_words
+                    if best[w] >= _TOKEN_MATCH
+                )
+                similarity = max(fuzz.ratio(gram, surface.text) / 100.0, close / len(gram_words))
+                if similarity <= score:
+                    continue
+                found = frozenset().union(*(matched[w] for w in gram_words))
+                named = sum(self.weight(p) for p in found) / named_total
+                score = max(score, similarity * (0.4 + 0.6 * asked) * (0.5 + 0.5 * named))
+        return score
 
 
 def _with_ambiguity(ranked: list[Match]) -> list[Match]:
@@ -177,36 +232,15 @@ def _with_ambiguity(ranked: list[Match]) -> list[Match]:
     return [Match(ref=top.ref, score=score, surface=top.surface), *ranked[1:]]
 
 
-def _token_similarity(words: list[str], parts: list[str]) -> float:
-    """Word-by-word likeness of the words to the name's words they match."""
-    ratios = [_best_ratio(w, parts) for w in words]
-    return sum(r for r in ratios if r >= _TOKEN_MATCH) / (100.0 * len(words))
-
-
-def _best_ratio(word: str, others: list[str]) -> float:
-    if word in others:
-        return 100.0
-    return max((fuzz.ratio(word, o) for o in others), default=0.0)
-
-
-def _ngrams(words: list[str]) -> list[tuple[str, list[str]]]:
-    grams: list[tuple[str, list[str]]] = []
-    for size in range(len(words), 0, -1):
-        for start in range(len(words) - size + 1):
-            part = words[start : start + size]
-            grams.append((" ".join(part), part))
-    return grams
-
-
-class _FaqIndex:
+class FaqIndex:
     """Matches a whole question against the ways each FAQ is asked.
 
     The score is a weighted, fuzzy Dice overlap of content words, so a paraphrase that
     shares the telling words ("gpu", "quota") matches even when the rest differs.
     """
 
-    def __init__(self, knowledge: Knowledge, entities: EntityIndex) -> None:
-        self.weight = entities.weight
+    def __init__(self, knowledge: Knowledge, weight: Callable[[str], float]) -> None:
+        self.weight = weight
         self.variants: list[tuple[Ref, tuple[str, ...], float]] = []
         self.postings: dict[str, list[int]] = defaultdict(list)
         for entity in knowledge.of_kind("faq"):

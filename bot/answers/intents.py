@@ -29,9 +29,10 @@ _BROKEN = re.compile(
 )
 
 _OWN_VERB = (
-    r"(?:owns?|owning|maintains?|runs?|manages?|looks? after|handles?|supports?|"
+    r"(?:owns?|owning|maintains?|maintaining|runs?|running|manages?|managing|looks? after|"
+    r"looking after|handles?|handling|supports?|supporting|keeps?|"
     r"(?:is |are )?(?:responsible|accountable) for|(?:is |are )?in charge of|takes? care of|"
-    r"champions?|drives?)"
+    r"(?:is |are )?on the hook for|champions?|championing|drives?|driving)"
 )
 _CONTACT_ROLE = (
     r"(?:point of contact|points of contact|poc|contact person|contact|contacts|owner|owners|"
@@ -44,7 +45,7 @@ _ASK_VERB = (
 )
 _LINK_WORD = (
     r"(?:runbooks?|playbooks?|docs|doc|documentation|dashboards?|grafana|repos?|repository|"
-    r"git repo|source code|code|wiki|links?|urls?|readme|guide|manual|handbook)"
+    r"git repo|source code|code|wiki|links?|urls?|readme|guide|manual|handbook|templates?)"
 )
 _LINK_TYPES = {
     "runbook": "runbook",
@@ -57,6 +58,7 @@ _LINK_TYPES = {
     "guide": "docs",
     "manual": "docs",
     "handbook": "docs",
+    "template": "docs",
     "dashboard": "dashboard",
     "grafana": "dashboard",
     "repo": "repo",
@@ -130,6 +132,17 @@ _SOURCES: tuple[tuple[Intent, str], ...] = (
         r"(?P<x>.+)$",
     ),
     ("owns", r"^(?:what|which) (?:are|is) (?:the )?(?P<x>.+?) responsibilit(?:y|ies)$"),
+    (
+        "owns",
+        r"^(?:what|which) (?:\w+ )?(?:falls?|comes?|sits?|is|are) (?:under|with|in) "
+        r"(?:the )?(?P<x>.+?)(?: remit| umbrella| scope| area)?$",
+    ),
+    (
+        "owns",
+        r"^(?:is|are|does|do) (?:the )?(?P<x>.+?) (?:the )?(?:owners?|own|owning|in charge) "
+        r"(?:of )?(?:anything|something|any \w+)$",
+    ),
+    ("owns", r"^what (?:is|are) (?:the )?(?P<x>.+?) (?:the )?(?:owner|owners|in charge) of$"),
     ("owns", r"^(?P<x>.+?) (?:owns what|ownership list|owned areas)$"),
     (
         "owns",
@@ -155,6 +168,11 @@ _SOURCES: tuple[tuple[Intent, str], ...] = (
         r"(?:team )?(?:members|roster|membership|people|folks)$",
     ),
     ("members", r"^who (?:is|are) (?:the )?(?P<x>.+? team)$"),
+    (
+        "members",
+        r"^(?:which|what) (?:people|persons|folks|engineers|members) (?:are|is|work|sit) "
+        r"(?:on|in) (?:the )?(?:team )?(?P<x>.+?)(?: team)?$",
+    ),
     ("members", r"^team (?P<x>.+)$"),
     # -- definition -----------------------------------------------------------
     (
@@ -170,15 +188,16 @@ _SOURCES: tuple[tuple[Intent, str], ...] = (
     (
         "definition",
         r"^(?:what|wat|wht|whats) (?:is |are |r )?(?:an |a |the )?(?P<x>.+?)"
-        r"(?: exactly| again| anyway| all about| about)?$",
+        r"(?: exactly| again| anyway| all about| about| in (?:\w+ )?\w+ speak)?$",
     ),
     (
         "definition",
         r"^(?:define|explain|describe|definition of|meaning of|tell me about|"
         r"tell me more about|tell me|info on|information on|info about|information about|"
         r"details on|details about|what about|what is meant by|what do you mean by|"
-        r"what do we mean by|who is|who are|how does|how do) (?:an |a |the )?(?P<x>.+?)"
-        r"(?: is| are| means| mean| work| works| do| does)?$",
+        r"what do we mean by|who is|who are|how does|how do|(?:can|could) (?:someone|you|anyone) "
+        r"explain) (?:an |a |the )?(?P<x>.+?)"
+        r"(?: is| are| means| mean| work| works| do| does| to me| for me| in \w+ speak)?$",
     ),
 )
 _PATTERNS = tuple((intent, re.compile(pattern)) for intent, pattern in _SOURCES)
@@ -201,6 +220,14 @@ class IntentMatch:
     intent: Intent
     mention: str
     link_type: str | None = None
+    link_word: str | None = None  # as typed: "dashboard", "runbooks"
+
+
+_ANY_LINK = re.compile(rf"\b(?P<t>{_LINK_WORD})\b")
+_LINK_FILLER = frozenset(
+    "where what is are there does do the a an any our some live lives somewhere anywhere find "
+    "can could i we you got have has link to for of please".split()
+)
 
 
 def clean(text: str) -> str:
@@ -242,8 +269,26 @@ def detect(text: str) -> IntentMatch | None:
         if not mention:
             continue
         link_word = match.groupdict().get("t")
-        link_type = None if link_word is None else _LINK_TYPES.get(link_word.rstrip("s"))
-        if link_type is None and link_word is not None:
-            link_type = _LINK_TYPES.get(link_word)
-        return IntentMatch(intent=intent, mention=mention, link_type=link_type)
-    return None
+        return IntentMatch(
+            intent=intent, mention=mention, link_type=_link_type(link_word), link_word=link_word
+        )
+    return _any_link(text)
+
+
+def _link_type(word: str | None) -> str | None:
+    if word is None:
+        return None
+    return _LINK_TYPES.get(word) or _LINK_TYPES.get(word.rstrip("s"))
+
+
+def _any_link(text: str) -> IntentMatch | None:
+    """No pattern, but a runbook, dashboard or repo is named: a links question about the rest."""
+    found = _ANY_LINK.search(text)
+    if found is None:
+        return None
+    rest = (text[: found.start()] + " " + text[found.end() :]).split()
+    mention = " ".join(w for w in rest if w not in _LINK_FILLER)
+    if not mention:
+        return None
+    word = found.group("t")
+    return IntentMatch(intent="links", mention=mention, link_type=_link_type(word), link_word=word)

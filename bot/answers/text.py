@@ -60,6 +60,15 @@ def strip_markup(text: str) -> str:
     return text
 
 
+_CLAUSE_BREAK = re.compile(r"[?!;\n]+|\.(?:\s+|$)|:\s+|\s[-\u2013\u2014]+\s|,\s*")
+
+
+def clauses(text: str) -> list[str]:
+    """The whole text, then each clause of it that has words, in order, without repeats."""
+    parts = [text, *(p for p in _CLAUSE_BREAK.split(text) if p.strip())]
+    return list(dict.fromkeys(p.strip() for p in parts if p.strip()))
+
+
 def fold(text: str) -> str:
     """Lower-case ASCII words separated by single spaces; contractions expanded."""
     text = unicodedata.normalize("NFKD", text)

@@ -1,0 +1,57 @@
+"""Prometheus metrics: the `Telemetry` port, and what `/metrics` serves."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    """Counters and histograms in a registry of their own (one per process or test)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "opsbot_http_requests",
+            "HTTP requests by route and status.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "opsbot_http_request_duration_seconds",
+            "HTTP request latency by route.",
+            ["route"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=self.registry,
+        )
+        self.answers = Counter(
+            "opsbot_answers", "Answers given, by intent.", ["intent"], registry=self.registry
+        )
+        self.unknown = Counter(
+            "opsbot_unknown_answers",
+            "Questions the bot could not answer.",
+            registry=self.registry,
+        )
+        self.platform_errors = Counter(
+            "opsbot_platform_api_errors",
+            "Failed calls to a chat platform's API.",
+            ["platform", "method", "error"],
+            registry=self.registry,
+        )
+
+    def request(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.requests.labels(route=route, method=method, status=str(status)).inc()
+        self.latency.labels(route=route).observe(seconds)
+
+    def answered(self, intent: str) -> None:
+        self.answers.labels(intent=intent).inc()
+        if intent == "unknown":
+            self.unknown.inc()
+
+    def platform_error(self, platform: str, method: str, error: str) -> None:
+        self.platform_errors.labels(platform=platform, method=method, error=error).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

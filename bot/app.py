@@ -2,22 +2,46 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
 import structlog
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.answers import DEFAULT_THRESHOLD, AnswerEngine
 from bot.config import Settings
 from bot.errors import BotError
 from bot.handlers import Handlers
 from bot.kb import Knowledge, require_knowledge
-from bot.ports import Clock, SystemClock
+from bot.metrics import Metrics
+from bot.ports import Clock, SystemClock, Telemetry
+from bot.slack.adapter import SlackAdapter, web_client
 from bot.storage.engine import open_engine, safe_url
 from bot.storage.migrate import upgrade
 from bot.storage.store import SqlStore
+from bot.web import Served
+
+#: The bot scopes of slack-manifest.yaml, asked for by multi-workspace installs.
+SLACK_SCOPES = (
+    "app_mentions:read",
+    "channels:history",
+    "chat:write",
+    "commands",
+    "files:write",
+    "groups:history",
+    "im:history",
+    "im:read",
+    "im:write",
+    "users:read",
+)
+OAUTH_STATE_SECONDS = 600
 
 log = structlog.get_logger(__name__)
 
@@ -38,13 +62,18 @@ class Bot:
 
     settings: Settings
     answers: AnswerEngine
+    engine: AsyncEngine
     store: SqlStore
     clock: Clock
+    telemetry: Telemetry | None = None
     handlers: Handlers = field(init=False)
 
     def __post_init__(self) -> None:
         self.handlers = Handlers(
-            answers=lambda: self.answers, questions=self.store, clock=self.clock
+            answers=lambda: self.answers,
+            questions=self.store,
+            clock=self.clock,
+            telemetry=self.telemetry,
         )
 
     def reload(self) -> None:
@@ -63,7 +92,9 @@ class Bot:
 
 
 @asynccontextmanager
-async def open_bot(settings: Settings, *, clock: Clock | None = None) -> AsyncIterator[Bot]:
+async def open_bot(
+    settings: Settings, *, clock: Clock | None = None, telemetry: Telemetry | None = None
+) -> AsyncIterator[Bot]:
     """Load knowledge, migrate the database, and hand out a ready `Bot`."""
     clock = clock or SystemClock()
     answers = load_engine(settings, clock)
@@ -75,14 +106,66 @@ async def open_bot(settings: Settings, *, clock: Clock | None = None) -> AsyncIt
             knowledge=str(settings.knowledge_dir),
             database=safe_url(engine.url),
         )
-        yield Bot(settings=settings, answers=answers, store=SqlStore(engine), clock=clock)
+        yield Bot(
+            settings=settings,
+            answers=answers,
+            engine=engine,
+            store=SqlStore(engine),
+            clock=clock,
+            telemetry=telemetry,
+        )
 
 
 @asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[Callable[[], Awaitable[str | None]]]:
-    """What `opsbot serve` runs on: an open bot, seen by the web layer as its readiness probe."""
-    async with open_bot(settings) as bot:
-        yield bot.readiness
+async def serving(settings: Settings, *, clock: Clock | None = None) -> AsyncIterator[Served]:
+    """What `opsbot serve` runs on: the bot, its metrics, and Slack when configured."""
+    metrics = Metrics()
+    async with open_bot(settings, clock=clock, telemetry=metrics) as bot:
+        slack = slack_adapter(bot, metrics) if settings.slack_enabled else None
+        socket = None
+        if slack is not None and settings.slack_app_token is not None:
+            token = settings.slack_app_token.get_secret_value()
+            socket = AsyncSocketModeHandler(slack.app, token, web_client=slack.client)
+            await socket.connect_async()  # type: ignore[no-untyped-call]
+        try:
+            yield Served(ready=bot.readiness, metrics=metrics, slack=slack)
+        finally:
+            if socket is not None:
+                await socket.close_async()  # type: ignore[no-untyped-call]
+            if slack is not None:
+                await slack.drain()
+
+
+def slack_adapter(bot: Bot, telemetry: Telemetry) -> SlackAdapter:
+    """Slack, single-workspace (SLACK_BOT_TOKEN) or installable (SLACK_CLIENT_ID/SECRET)."""
+    settings = bot.settings
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    client = web_client(token, settings.slack_api_url)
+    oauth_flow = None
+    if settings.slack_oauth:
+        assert settings.slack_client_id is not None and settings.slack_client_secret is not None
+        client_id = settings.slack_client_id
+        oauth_flow = AsyncOAuthFlow(
+            client=web_client(None, settings.slack_api_url),
+            settings=AsyncOAuthSettings(
+                client_id=client_id,
+                client_secret=settings.slack_client_secret.get_secret_value(),
+                scopes=SLACK_SCOPES,
+                installation_store=AsyncSQLAlchemyInstallationStore(client_id, bot.engine),
+                state_store=AsyncSQLAlchemyOAuthStateStore(OAUTH_STATE_SECONDS, bot.engine),
+            ),
+        )
+    secret = settings.slack_signing_secret
+    return SlackAdapter(
+        handlers=bot.handlers,
+        answers=lambda: bot.answers,
+        events=bot.store,
+        clock=bot.clock,
+        telemetry=telemetry,
+        signing_secret=secret.get_secret_value() if secret else None,
+        client=client,
+        oauth_flow=oauth_flow,
+    )
 
 
 def today(clock: Clock | None = None) -> date:

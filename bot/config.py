@@ -65,6 +65,12 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN")
     )
     slack_api_url: str | None = Field(default=None, validation_alias=AliasChoices("SLACK_API_URL"))
+    slack_client_id: str | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_CLIENT_ID")
+    )
+    slack_client_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_CLIENT_SECRET")
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -107,11 +113,23 @@ class Settings(BaseSettings):
             raise ValueError(f"{what} starts with {prefix}")
         return value
 
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url_ends_with_slash(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("use an http(s) URL such as https://slack.com/api/")
+        return value if value is None or value.endswith("/") else value + "/"
+
+    @property
+    def slack_oauth(self) -> bool:
+        """Multi-workspace installs: tokens come from the database, per workspace."""
+        return self.slack_client_id is not None and self.slack_client_secret is not None
+
     @property
     def slack_enabled(self) -> bool:
-        return self.slack_bot_token is not None and (
-            self.slack_signing_secret is not None or self.slack_app_token is not None
-        )
+        has_token = self.slack_bot_token is not None or self.slack_oauth
+        has_inbound = self.slack_signing_secret is not None or self.slack_app_token is not None
+        return has_token and has_inbound
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:

@@ -1,41 +1,116 @@
-"""The HTTP side of `opsbot serve`: health and readiness routes (platform routes join later)."""
+"""The HTTP side of `opsbot serve`: health, readiness, metrics and the platforms' routes."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 
+import structlog
 from aiohttp import web
 
+from bot.metrics import CONTENT_TYPE, Metrics
+from bot.slack.adapter import MAX_BODY, HttpResult, SlackAdapter
+
+log = structlog.get_logger(__name__)
+
 Probe = Callable[[], Awaitable[str | None]]
-PROBE: web.AppKey[Probe] = web.AppKey("probe")
 
 
-def create_app(
-    lifecycle: Callable[[], AbstractAsyncContextManager[Probe]],
-) -> web.Application:
-    """An application whose resources live as long as it runs.
+@dataclass(frozen=True, kw_only=True)
+class Served:
+    """What the routes serve: readiness, metrics, and the chat platforms configured."""
 
-    `lifecycle` opens everything the bot needs and yields the readiness probe, which
-    returns None when ready or a short reason when not.
-    """
-    app = web.Application()
+    ready: Probe
+    metrics: Metrics
+    slack: SlackAdapter | None = None
+
+
+SERVED: web.AppKey[Served] = web.AppKey("served")
+
+
+def create_app(lifecycle: Callable[[], AbstractAsyncContextManager[Served]]) -> web.Application:
+    """An application whose resources live as long as it runs (`cleanup_ctx`)."""
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[_measured])
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
-        async with lifecycle() as probe:
-            app[PROBE] = probe
+        async with lifecycle() as served:
+            app[SERVED] = served
             yield
 
-    async def healthz(_: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    async def readyz(request: web.Request) -> web.Response:
-        problem = await request.app[PROBE]()
-        if problem is None:
-            return web.json_response({"status": "ready"})
-        return web.json_response({"status": "not ready", "reason": problem}, status=503)
-
     app.cleanup_ctx.append(resources)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
+    app.router.add_get("/metrics", _metrics)
+    app.router.add_post("/slack/events", _slack_events)
+    app.router.add_get("/slack/install", _slack_oauth)
+    app.router.add_get("/slack/oauth_redirect", _slack_oauth)
     return app
+
+
+@web.middleware
+async def _measured(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Count and time every request by route; the one catch-all of the HTTP path."""
+    started = time.perf_counter()
+    route = request.match_info.route.resource
+    name = route.canonical if route is not None else "unmatched"
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except Exception as exc:
+        log.exception("request_failed", route=name, error=repr(exc))
+        return web.Response(status=500, text="internal error")
+    finally:
+        served = request.app.get(SERVED)
+        if served is not None:
+            served.metrics.request(name, request.method, status, time.perf_counter() - started)
+
+
+async def _healthz(_: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    problem = await request.app[SERVED].ready()
+    if problem is None:
+        return web.json_response({"status": "ready"})
+    return web.json_response({"status": "not ready", "reason": problem}, status=503)
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body = request.app[SERVED].metrics.render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+async def _slack_events(request: web.Request) -> web.Response:
+    slack = request.app[SERVED].slack
+    if slack is None:
+        return web.Response(status=404, text="Slack is not configured")
+    body = await request.read()
+    result = await slack.http(body, dict(request.headers), request.query_string)
+    return _response(result)
+
+
+async def _slack_oauth(request: web.Request) -> web.Response:
+    slack = request.app[SERVED].slack
+    if slack is None:
+        return web.Response(status=404, text="Slack is not configured")
+    result = await slack.oauth(request.path, request.query_string, dict(request.headers))
+    return _response(result)
+
+
+def _response(result: HttpResult) -> web.Response:
+    response = web.Response(
+        status=result.status, text=result.body, content_type=result.content_type
+    )
+    for name, value in result.headers:
+        response.headers.add(name, value)
+    return response

@@ -10,7 +10,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import serving
 from bot.config import load_settings
-from bot.web import Probe, create_app
+from bot.metrics import Metrics
+from bot.web import Served, create_app
 
 MINI = Path(__file__).parent / "data" / "mini"
 
@@ -30,6 +31,12 @@ async def test_health_and_readiness_on_a_real_bot(tmp_path: Path) -> None:
         assert (ready.status, await ready.json()) == (200, {"status": "ready"})
         missing = await client.get("/nope")
         assert missing.status == 404
+        slack = await client.post("/slack/events", data=b"{}")
+        assert slack.status == 404  # no Slack credentials: the route says so
+        metrics = await client.get("/metrics")
+        body = await metrics.text()
+        assert 'opsbot_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in body
+        assert 'route="/slack/events",status="404"' in body
 
 
 async def test_not_ready_says_why() -> None:
@@ -39,8 +46,8 @@ async def test_not_ready_says_why() -> None:
         return "database unreachable"
 
     @asynccontextmanager
-    async def lifecycle() -> AsyncIterator[Probe]:
-        yield probe
+    async def lifecycle() -> AsyncIterator[Served]:
+        yield Served(ready=probe, metrics=Metrics())
 
     async with TestClient(TestServer(create_app(lifecycle))) as client:
         ready = await client.get("/readyz")

@@ -1,0 +1,1 @@
+"""Slack: slack-bolt (async) between Slack and the platform-neutral handlers."""

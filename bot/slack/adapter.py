@@ -1,0 +1,314 @@
+"""The Slack adapter: slack-bolt (async) translating between Slack and the handlers.
+
+Inbound: the HTTP route (`/slack/events`, signed) and Socket Mode both feed one bolt
+app. Slash commands are answered inside the ack; events and clicks are acked at once
+and worked on afterwards, so Slack always hears back within its 3 seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+import structlog
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.answers import AnswerEngine
+from bot.events import Command, Feedback, Message, Origin, Pick, parse_payload
+from bot.handlers import Handlers
+from bot.ports import Clock, EventLog, Telemetry
+from bot.slack.blocks import ACTION_LINK, ACTION_PICK, ACTION_SHARE, ACTION_VOTE, SlackRenderer
+
+log = structlog.get_logger(__name__)
+
+MAX_BODY = 1024 * 1024
+_MENTION = re.compile(r"^\s*<@[A-Z0-9]+(?:\|[^>]*)?>[\s,:]*")
+
+
+@dataclass(frozen=True, kw_only=True)
+class HttpResult:
+    """What the HTTP route answers: a status, a body, its content type."""
+
+    status: int
+    body: str = ""
+    content_type: str = "text/plain"
+    headers: tuple[tuple[str, str], ...] = ()  # e.g. Location, Set-Cookie of the OAuth flow
+
+
+class SlackAdapter:
+    """One bolt app, its listeners, and the background work they start."""
+
+    def __init__(
+        self,
+        *,
+        handlers: Handlers,
+        answers: Callable[[], AnswerEngine],
+        events: EventLog,
+        clock: Clock,
+        telemetry: Telemetry,
+        signing_secret: str | None,
+        client: AsyncWebClient,
+        oauth_flow: AsyncOAuthFlow | None = None,
+    ) -> None:
+        self.handlers = handlers
+        self.answers = answers
+        self.events = events
+        self.clock = clock
+        self.telemetry = telemetry
+        # Without a signing secret (Socket Mode only) the HTTP route takes nothing.
+        self.verifier = None if signing_secret is None else SignatureVerifier(signing_secret)
+        self.client = client
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.app = AsyncApp(
+            client=client if oauth_flow is None else None,
+            signing_secret=signing_secret,
+            oauth_flow=oauth_flow,
+            # Requests are verified once, by `http` below, before bolt sees them.
+            request_verification_enabled=False,
+            # Listeners return at once and leave slow work to background tasks, so
+            # the ack carries the answer without bolt's 10 ms ack polling.
+            process_before_response=True,
+            raise_error_for_unhandled_request=False,
+            url_verification_enabled=True,
+            ssl_check_enabled=True,
+        )
+        self._register()
+
+    # -- HTTP ----------------------------------------------------------------------
+
+    async def http(self, body: bytes, headers: dict[str, str], query: str = "") -> HttpResult:
+        """A request to /slack/events: verified, checked, then dispatched to bolt."""
+        if self.verifier is None:
+            return HttpResult(status=404, body="Slack HTTP events are off (Socket Mode only)")
+        lowered = {k.lower(): v for k, v in headers.items()}
+        timestamp = lowered.get("x-slack-request-timestamp", "")
+        signature = lowered.get("x-slack-signature", "")
+        if not timestamp.isdigit() or not signature:
+            return HttpResult(status=401, body="invalid signature")
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            # slack_sdk's verifier reads text only; such a body is malformed if signed at all.
+            return HttpResult(status=400, body="malformed request body: not UTF-8")
+        if not self.verifier.is_valid(body=text, timestamp=timestamp, signature=signature):
+            return HttpResult(status=401, body="invalid signature")
+        try:
+            _check_body(text, lowered.get("content-type", ""))
+        except ValueError as exc:
+            return HttpResult(status=400, body=f"malformed request body: {exc}")
+        request = AsyncBoltRequest(body=text, query=query, headers=dict(headers))
+        response = await self.app.async_dispatch(request)
+        return _result(response)
+
+    async def oauth(self, path: str, query: str, headers: dict[str, str]) -> HttpResult:
+        """`/slack/install` and `/slack/oauth_redirect` (multi-workspace installs)."""
+        flow = self.app.oauth_flow
+        if flow is None:
+            return HttpResult(status=404, body="OAuth is not configured")
+        request = AsyncBoltRequest(body="", query=query, headers=dict(headers))
+        if path == flow.install_path:
+            return _result(await flow.handle_installation(request))
+        return _result(await flow.handle_callback(request))
+
+    # -- listeners -----------------------------------------------------------------
+
+    def _register(self) -> None:
+        self.app.command("/ops")(self._on_command)
+        self.app.event("app_mention")(self._on_mention)
+        self.app.event("message")(self._on_message)
+        self.app.event("app_home_opened")(self._on_home)
+        self.app.action(re.compile(f"^({ACTION_VOTE}|{ACTION_PICK})"))(self._on_click)
+        self.app.action(ACTION_SHARE)(self._on_share)
+        self.app.action(re.compile(f"^{ACTION_LINK}"))(self._on_link)
+        self.app.error(self._on_error)
+
+    async def _on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        origin = _origin(body, user_key="user_id", channel_key="channel_id")
+        origin = Origin(
+            platform="slack",
+            user=origin.user,
+            workspace=origin.workspace,
+            channel=origin.channel,
+            is_direct=str(body.get("channel_name")) == "directmessage",
+        )
+        outcome = self.handlers.respond(Command(origin=origin, text=str(body.get("text", ""))))
+        text, blocks = self._renderer().reply(outcome.reply, shareable=not origin.is_direct)
+        await ack(text=text, blocks=blocks, response_type="ephemeral")
+        self._later(self.handlers.record(outcome))
+
+    async def _on_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        self._later(self._answer_message(event, body))
+
+    async def _on_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        # Only direct messages from people; channel messages reach us as app_mention.
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return
+        self._later(self._answer_message(event, body))
+
+    async def _answer_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        channel, ts = str(event.get("channel", "")), str(event.get("ts", ""))
+        # One key for a message, whichever event brings it (app_mention, message.im)
+        # and however often Slack retries it.
+        key = f"slack:{body.get('team_id', '')}:{channel}:{ts}"
+        if not await self.events.claim(key, self.clock.now()):
+            return
+        origin = Origin(
+            platform="slack",
+            user=event.get("user"),
+            workspace=body.get("team_id"),
+            channel=channel,
+            is_direct=event.get("channel_type") == "im",
+        )
+        text = _MENTION.sub("", str(event.get("text", "")))
+        outcome = self.handlers.respond(Message(origin=origin, text=text))
+        reply_text, blocks = self._renderer().reply(outcome.reply)
+        thread = event.get("thread_ts") or (None if origin.is_direct else ts)
+        await self._post(channel=channel, text=reply_text, blocks=blocks, thread_ts=thread)
+        await self.handlers.record(outcome)
+
+    async def _on_click(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        action = (body.get("actions") or [{}])[0]
+        origin = _origin(body)
+        event = parse_payload(str(action.get("value", "")), origin)
+        if isinstance(event, Feedback):
+            self._later(self._vote(event, respond))
+        elif isinstance(event, Pick):
+            self._later(self._pick(event, respond))
+
+    async def _vote(self, event: Feedback, respond: AsyncRespond) -> None:
+        reply = await self.handlers.vote(event)
+        await respond(text=reply.text, response_type="ephemeral", replace_original=False)
+
+    async def _pick(self, event: Pick, respond: AsyncRespond) -> None:
+        reply = await self.handlers.handle(event)
+        text, blocks = self._renderer().reply(reply, shareable=True)
+        await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+
+    async def _on_share(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        action = (body.get("actions") or [{}])[0]
+        event = parse_payload(str(action.get("value", "")), _origin(body))
+        if isinstance(event, Pick):
+            self._later(self._share(event, respond))
+
+    async def _share(self, event: Pick, respond: AsyncRespond) -> None:
+        reply = await self.handlers.handle(event)
+        text, blocks = self._renderer().reply(reply)
+        await respond(text=text, blocks=blocks, response_type="in_channel")
+        await respond(delete_original=True)
+
+    async def _on_link(self, ack: AsyncAck) -> None:
+        await ack()  # a link button opens its URL in Slack; there is nothing to do
+
+    async def _on_home(self, event: dict[str, Any]) -> None:
+        user = str(event.get("user", ""))
+        if event.get("tab", "home") == "home" and user:
+            self._later(self._publish_home(user))
+
+    async def _publish_home(self, user: str) -> None:
+        view = self._renderer().home(user)
+        await self._call("views.publish", self.client.views_publish(user_id=user, view=view))
+
+    async def _on_error(self, error: Exception, body: dict[str, Any]) -> BoltResponse:
+        log.error("slack_listener_failed", error=repr(error), type=body.get("type"))
+        return BoltResponse(status=200, body="")
+
+    # -- calls and background work -------------------------------------------------
+
+    def _renderer(self) -> SlackRenderer:
+        return SlackRenderer(self.answers().knowledge)
+
+    async def _post(self, **kwargs: Any) -> None:
+        await self._call("chat.postMessage", self.client.chat_postMessage(**kwargs))
+
+    async def _call(self, method: str, call: Awaitable[Any]) -> None:
+        try:
+            await call
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "unknown")) if exc.response else "unknown"
+            self.telemetry.platform_error("slack", method, error)
+            log.warning("slack_api_error", method=method, error=error)
+
+    def _later(self, work: Coroutine[Any, Any, object]) -> None:
+        """Run `work` after the ack; the one catch-all of this inbound path logs failures."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception as exc:
+                log.exception("slack_background_failed", error=repr(exc))
+
+        task = asyncio.get_running_loop().create_task(guarded())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, seconds: float = 10.0) -> None:
+        """Let work already started finish (at shutdown), for up to `seconds`."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=seconds)
+
+
+def web_client(token: str | None, base_url: str | None) -> AsyncWebClient:
+    """A Web API client that retries rate limits (honouring Retry-After) and 5xx."""
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url or AsyncWebClient.BASE_URL,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def _origin(body: dict[str, Any], *, user_key: str = "", channel_key: str = "") -> Origin:
+    user = body.get(user_key) if user_key else (body.get("user") or {}).get("id")
+    channel = body.get(channel_key) if channel_key else (body.get("channel") or {}).get("id")
+    team = body.get("team_id") or (body.get("team") or {}).get("id")
+    return Origin(platform="slack", user=user, workspace=team, channel=channel)
+
+
+def _check_body(text: str, content_type: str) -> None:
+    """Raise ValueError when a signed body is not what Slack sends."""
+    if "application/json" in content_type:
+        if not isinstance(json.loads(text), dict):
+            raise ValueError("a JSON body must be an object")
+        return
+    form = dict(parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text)))
+    if "payload" in form and not isinstance(json.loads(form["payload"]), dict):
+        raise ValueError("payload must be a JSON object")
+
+
+def _result(response: BoltResponse) -> HttpResult:
+    # A signed event the bot has no listener for is still a fine request: 200.
+    if response.status == 404:
+        return HttpResult(status=200)
+    content_type = response.headers.get("content-type", ["text/plain"])[0].split(";")[0]
+    headers = tuple(
+        (name, value)
+        for name, values in response.headers.items()
+        if name.lower() not in ("content-type", "content-length")
+        for value in values
+    )
+    return HttpResult(
+        status=response.status, body=response.body, content_type=content_type, headers=headers
+    )

@@ -60,3 +60,24 @@ def test_python_m_bot_is_the_cli() -> None:
     assert done.stdout.startswith("usage: opsbot")
     for command in ("ask", "kb", "db", "gaps", "chat", "serve", "run"):
         assert command in done.stdout
+
+
+def test_slack_manifest_matches_the_app() -> None:
+    """The manifest asks for the scopes the OAuth flow asks for, and points at our routes."""
+    import yaml
+
+    from bot.app import SLACK_SCOPES
+
+    manifest = yaml.safe_load((ROOT / "slack-manifest.yaml").read_text())
+    assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == sorted(SLACK_SCOPES)
+    assert manifest["features"]["slash_commands"][0]["command"] == "/ops"
+    settings = manifest["settings"]
+    assert settings["event_subscriptions"]["request_url"].endswith("/slack/events")
+    assert settings["interactivity"]["request_url"].endswith("/slack/events")
+    assert set(settings["event_subscriptions"]["bot_events"]) == {
+        "app_home_opened",
+        "app_mention",
+        "message.im",
+    }
+    assert manifest["oauth_config"]["redirect_urls"][0].endswith("/slack/oauth_redirect")
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True

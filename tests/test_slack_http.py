@@ -335,3 +335,35 @@ async def test_readiness_and_metrics(bot: Opsbot) -> None:
     assert 'route="/slack/events",status="200"' in metrics
     assert "opsbot_http_request_duration_seconds_bucket" in metrics
     assert 'opsbot_answers_total{intent="owner"} 1.0' in metrics
+
+
+async def test_mentions_are_answered_while_the_database_is_away(slack: FakeSlack) -> None:
+    """With the database down the user still gets the answer (a duplicate beats silence)."""
+    from datetime import date
+
+    from bot.answers import AnswerEngine
+    from bot.handlers import Handlers
+    from bot.kb import require_knowledge
+    from bot.metrics import Metrics
+    from bot.slack.adapter import SlackAdapter, web_client
+    from tests.fakes import FakeClock, MemoryQuestionLog
+    from tests.slack_env import BOT_TOKEN, MINI
+
+    engine = AnswerEngine(require_knowledge(MINI, today=date(2026, 11, 29)))
+    down = MemoryQuestionLog()
+    down.broken = True
+    adapter = SlackAdapter(
+        handlers=Handlers(answers=lambda: engine, questions=down, clock=FakeClock()),
+        answers=lambda: engine,
+        events=down,
+        clock=FakeClock(),
+        telemetry=Metrics(),
+        signing_secret=SECRET,
+        client=web_client(BOT_TOKEN, slack.api_url),
+    )
+    body = event_body(mention("<@UBOT> who owns model monitoring"))
+    headers = {"Content-Type": JSON, **sign(body, SECRET)}
+    assert (await adapter.http(body, headers)).status == 200
+    await adapter.drain(5)
+    (call,) = slack.calls_to("chat.postMessage")
+    assert "Model monitoring is owned by ML Platform" in call.params["text"]

@@ -32,6 +32,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answers import AnswerEngine
+from bot.errors import StorageError
 from bot.events import Command, Feedback, Message, Origin, Pick, parse_payload
 from bot.handlers import Handlers
 from bot.ports import Clock, EventLog, Telemetry
@@ -141,13 +142,12 @@ class SlackAdapter:
         self.app.error(self._on_error)
 
     async def _on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        origin = _origin(body, user_key="user_id", channel_key="channel_id")
         origin = Origin(
             platform="slack",
-            user=origin.user,
-            workspace=origin.workspace,
-            channel=origin.channel,
-            is_direct=str(body.get("channel_name")) == "directmessage",
+            user=body.get("user_id"),
+            workspace=body.get("team_id"),
+            channel=body.get("channel_id"),
+            is_direct=body.get("channel_name") == "directmessage",
         )
         outcome = self.handlers.respond(Command(origin=origin, text=str(body.get("text", ""))))
         text, blocks = self._renderer().reply(outcome.reply, shareable=not origin.is_direct)
@@ -168,8 +168,12 @@ class SlackAdapter:
         # One key for a message, whichever event brings it (app_mention, message.im)
         # and however often Slack retries it.
         key = f"slack:{body.get('team_id', '')}:{channel}:{ts}"
-        if not await self.events.claim(key, self.clock.now()):
-            return
+        try:
+            if not await self.events.claim(key, self.clock.now()):
+                return
+        except StorageError as exc:
+            # Better a rare second answer than silence while the database is away.
+            log.warning("event_claim_failed", key=key, error=str(exc))
         origin = Origin(
             platform="slack",
             user=event.get("user"),
@@ -280,10 +284,11 @@ def web_client(token: str | None, base_url: str | None) -> AsyncWebClient:
     )
 
 
-def _origin(body: dict[str, Any], *, user_key: str = "", channel_key: str = "") -> Origin:
-    user = body.get(user_key) if user_key else (body.get("user") or {}).get("id")
-    channel = body.get(channel_key) if channel_key else (body.get("channel") or {}).get("id")
-    team = body.get("team_id") or (body.get("team") or {}).get("id")
+def _origin(body: dict[str, Any]) -> Origin:
+    """Who clicked, where: from an interaction payload."""
+    user = (body.get("user") or {}).get("id")
+    channel = (body.get("channel") or {}).get("id")
+    team = (body.get("team") or {}).get("id")
     return Origin(platform="slack", user=user, workspace=team, channel=channel)
 
 

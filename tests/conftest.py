@@ -21,7 +21,7 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from bot.storage.engine import create_engine, open_engine
+from bot.storage.engine import open_engine
 from bot.storage.migrate import upgrade
 from bot.storage.store import SqlStore
 from tests.fakes import MemoryQuestionLog
@@ -86,11 +86,8 @@ async def postgres_url() -> AsyncIterator[str]:
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     """An engine on the fresh database, disposed of afterwards."""
-    engine = create_engine(database_url)
-    try:
+    async with open_engine(database_url) as engine:
         yield engine
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture(params=("memory", *BACKENDS))

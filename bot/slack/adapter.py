@@ -154,16 +154,23 @@ class SlackAdapter:
         await ack(text=text, blocks=blocks, response_type="ephemeral")
         self._later(self.handlers.record(outcome))
 
-    async def _on_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
-        self._later(self._answer_message(event, body))
+    async def _on_mention(
+        self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        self._later(self._answer_message(event, body, client))
 
-    async def _on_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+    async def _on_message(
+        self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
         # Only direct messages from people; channel messages reach us as app_mention.
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
-        self._later(self._answer_message(event, body))
+        self._later(self._answer_message(event, body, client))
 
-    async def _answer_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+    async def _answer_message(
+        self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """Answer a message; `client` carries the token of the message's workspace."""
         channel, ts = str(event.get("channel", "")), str(event.get("ts", ""))
         # One key for a message, whichever event brings it (app_mention, message.im)
         # and however often Slack retries it.
@@ -185,7 +192,10 @@ class SlackAdapter:
         outcome = self.handlers.respond(Message(origin=origin, text=text))
         reply_text, blocks = self._renderer().reply(outcome.reply)
         thread = event.get("thread_ts") or (None if origin.is_direct else ts)
-        await self._post(channel=channel, text=reply_text, blocks=blocks, thread_ts=thread)
+        post = client.chat_postMessage(
+            channel=channel, text=reply_text, blocks=blocks, thread_ts=thread
+        )
+        await self._call("chat.postMessage", post)
         await self.handlers.record(outcome)
 
     async def _on_click(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -223,14 +233,14 @@ class SlackAdapter:
     async def _on_link(self, ack: AsyncAck) -> None:
         await ack()  # a link button opens its URL in Slack; there is nothing to do
 
-    async def _on_home(self, event: dict[str, Any]) -> None:
+    async def _on_home(self, event: dict[str, Any], client: AsyncWebClient) -> None:
         user = str(event.get("user", ""))
         if event.get("tab", "home") == "home" and user:
-            self._later(self._publish_home(user))
+            self._later(self._publish_home(user, client))
 
-    async def _publish_home(self, user: str) -> None:
+    async def _publish_home(self, user: str, client: AsyncWebClient) -> None:
         view = self._renderer().home(user)
-        await self._call("views.publish", self.client.views_publish(user_id=user, view=view))
+        await self._call("views.publish", client.views_publish(user_id=user, view=view))
 
     async def _on_error(self, error: Exception, body: dict[str, Any]) -> BoltResponse:
         log.error("slack_listener_failed", error=repr(error), type=body.get("type"))
@@ -240,9 +250,6 @@ class SlackAdapter:
 
     def _renderer(self) -> SlackRenderer:
         return SlackRenderer(self.answers().knowledge)
-
-    async def _post(self, **kwargs: Any) -> None:
-        await self._call("chat.postMessage", self.client.chat_postMessage(**kwargs))
 
     async def _call(self, method: str, call: Awaitable[Any]) -> None:
         try:

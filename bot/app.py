@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -9,10 +10,14 @@ from datetime import date
 
 import structlog
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, send_async_response
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.response import BoltResponse
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.answers import DEFAULT_THRESHOLD, AnswerEngine
@@ -125,7 +130,7 @@ async def serving(settings: Settings, *, clock: Clock | None = None) -> AsyncIte
         socket = None
         if slack is not None and settings.slack_app_token is not None:
             token = settings.slack_app_token.get_secret_value()
-            socket = AsyncSocketModeHandler(slack.app, token, web_client=slack.client)
+            socket = SocketMode(slack.app, token, web_client=slack.client, ping_interval=5)
             await socket.connect_async()  # type: ignore[no-untyped-call]
         try:
             yield Served(ready=bot.readiness, metrics=metrics, slack=slack)
@@ -136,11 +141,22 @@ async def serving(settings: Settings, *, clock: Clock | None = None) -> AsyncIte
                 await slack.drain()
 
 
+class SocketMode(AsyncSocketModeHandler):
+    """bolt's Socket Mode handler, acking envelopes no listener wants (as HTTP gets 200)."""
+
+    async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        start = time.time()
+        response = await run_async_bolt_app(self.app, req)
+        if response.status == 404:
+            response = BoltResponse(status=200, body="")
+        await send_async_response(client, req, response, start)
+
+
 def slack_adapter(bot: Bot, telemetry: Telemetry) -> SlackAdapter:
     """Slack, single-workspace (SLACK_BOT_TOKEN) or installable (SLACK_CLIENT_ID/SECRET)."""
     settings = bot.settings
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    client = web_client(token, settings.slack_api_url)
+    client = web_client(None if settings.slack_oauth else token, settings.slack_api_url)
     oauth_flow = None
     if settings.slack_oauth:
         assert settings.slack_client_id is not None and settings.slack_client_secret is not None

@@ -79,7 +79,8 @@ class SlackAdapter:
         self.client = client
         self._tasks: set[asyncio.Task[None]] = set()
         self.app = AsyncApp(
-            client=client if oauth_flow is None else None,
+            # In OAuth mode the client has no token; bolt adds each workspace's own.
+            client=client,
             signing_secret=signing_secret,
             oauth_flow=oauth_flow,
             # Requests are verified once, by `http` below, before bolt sees them.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -96,3 +96,114 @@ class SystemClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+
+# -- check-ins --------------------------------------------------------------------------
+
+NudgeState = str  # "claimed" | "sending" | "sent" | "failed" | "unreachable" | "missed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewNudge:
+    """A nudge that fell due; claimed by the first replica that inserts its key."""
+
+    key: str  # (check-in, recipient, occurrence), unique
+    checkin: str
+    round_key: str
+    person: str
+    user: str | None  # the recipient's chat user ID, if known
+    occurrence: datetime
+    remind_at: datetime | None
+    closes_at: datetime
+    missed: bool = False  # fell due while every replica was down and its round has closed
+
+
+@dataclass(frozen=True, kw_only=True)
+class Nudge:
+    id: int
+    key: str
+    round_id: int
+    checkin: str
+    round_key: str
+    person: str
+    user: str | None
+    occurrence: datetime
+    state: NudgeState
+    attempts: int
+    channel: str | None = None
+    message_ts: str | None = None
+    lease_expired: bool = False  # was "sending" when its sender vanished: ambiguous
+
+
+@dataclass(frozen=True, kw_only=True)
+class Round:
+    id: int
+    checkin: str
+    round_key: str
+    opened_at: datetime
+    closes_at: datetime
+    closed_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredAnswer:
+    person: str
+    question: str
+    value: str
+    answered_at: datetime
+
+
+class CheckinStore(Protocol):
+    """Schedules, rounds, nudges and answers: every state change is a compare-and-set."""
+
+    async def paused(self) -> set[str]: ...
+
+    async def set_paused(self, checkin: str, paused: bool, at: datetime) -> None: ...
+
+    async def claim(self, nudges: list[NewNudge], at: datetime) -> int:
+        """Insert the nudges whose keys are new (and their rounds); return how many."""
+        ...
+
+    async def take_due(
+        self, now: datetime, owner: str, lease: timedelta, limit: int
+    ) -> list[Nudge]:
+        """Move nudges that may be sent now to "sending", leased to `owner`; return them."""
+        ...
+
+    async def sent(self, nudge_id: int, channel: str, ts: str, at: datetime) -> None: ...
+
+    async def failed(self, nudge_id: int, error: str, retry_at: datetime | None) -> None:
+        """A failed send: retried at `retry_at`, or never (unreachable) when None."""
+        ...
+
+    async def take_reminders(self, now: datetime, limit: int) -> list[Nudge]:
+        """Sent, unanswered nudges whose reminder is due; each is handed out once."""
+        ...
+
+    async def snooze(self, round_id: int, person: str, until: datetime) -> bool: ...
+
+    async def round(self, round_id: int) -> Round | None: ...
+
+    async def nudge_for(self, round_id: int, user: str) -> Nudge | None: ...
+
+    async def answer(
+        self, round_id: int, person: str, question: str, value: str, at: datetime
+    ) -> None:
+        """Store or replace one answer."""
+        ...
+
+    async def answers(self, round_id: int) -> list[StoredAnswer]: ...
+
+    async def recipients(self, round_id: int) -> list[str]: ...
+
+    async def take_closing(self, now: datetime) -> list[Round]:
+        """Rounds past their close time, each closed (and handed out) exactly once."""
+        ...
+
+    async def rounds(self, checkin: str, limit: int) -> list[Round]:
+        """The most recent rounds of a check-in, newest first."""
+        ...
+
+    async def audit(
+        self, at: datetime, platform: str, user: str | None, action: str, allowed: bool
+    ) -> None: ...

@@ -71,7 +71,7 @@ def question() -> AskedQuestion:
 def test_migrations_are_found_in_the_repository() -> None:
     """Without an installed `_migrations` copy, the repository's migrations are used."""
     assert migrations_dir() == REPO / "migrations"
-    assert head() == "0002"
+    assert head() == "0003"
 
 
 def test_migrations_form_one_line() -> None:
@@ -94,6 +94,11 @@ async def test_upgrade_creates_the_schema_at_head(engine: AsyncEngine) -> None:
             "slack_bots",
             "slack_installations",
             "slack_oauth_states",
+            "checkin_schedules",
+            "checkin_rounds",
+            "checkin_nudges",
+            "checkin_answers",
+            "audit_log",
         }
     assert await current_revision(engine) == head()
 

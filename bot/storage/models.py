@@ -6,7 +6,18 @@ from datetime import UTC, datetime
 
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
-from sqlalchemy import Boolean, DateTime, Float, Index, MetaData, String, Text
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -24,6 +35,7 @@ NAMING_CONVENTION = {
 KEY_LENGTH = 500
 ENTITY_LENGTH = 255
 UID_LENGTH = 64
+NAME_LENGTH = 63
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -99,6 +111,81 @@ class EventClaim(Base):
 
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class CheckinSchedule(Base):
+    """A check-in's own state beside its YAML: paused or not."""
+
+    __tablename__ = "checkin_schedules"
+
+    checkin: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    paused: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CheckinRound(Base):
+    """One round of a check-in: everyone nudged for the same wall-clock time."""
+
+    __tablename__ = "checkin_rounds"
+    __table_args__ = (UniqueConstraint("checkin", "round_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    checkin: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    round_key: Mapped[str] = mapped_column(String(64))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CheckinNudge(Base):
+    """One nudge to one person; `key` (check-in, person, occurrence) makes it exactly-once."""
+
+    __tablename__ = "checkin_nudges"
+    __table_args__ = (Index(None, "state", "next_attempt_at"), Index(None, "round_id", "user_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(400), unique=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("checkin_rounds.id", ondelete="CASCADE"))
+    person: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    occurrence: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    owner: Mapped[str | None] = mapped_column(String(64))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    channel: Mapped[str | None] = mapped_column(String(64))
+    message_ts: Mapped[str | None] = mapped_column(String(64))
+    remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(String(255))
+
+
+class CheckinAnswer(Base):
+    """One person's answer to one question of a round; answering again replaces it."""
+
+    __tablename__ = "checkin_answers"
+
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("checkin_rounds.id", ondelete="CASCADE"), primary_key=True
+    )
+    person: Mapped[str] = mapped_column(String(255), primary_key=True)
+    question: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuditEntry(Base):
+    """Who asked for an admin action, and whether it was allowed."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(255))
+    allowed: Mapped[bool] = mapped_column(Boolean)
 
 
 # Slack's own OAuth stores (slack_sdk's async SQLAlchemy stores) keep their tables in

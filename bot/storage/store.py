@@ -90,7 +90,7 @@ class SqlStore:
             "voted_at": vote.voted_at,
         }
         async with self._transaction("recording a vote") as conn:
-            upsert = _insert_for(conn)(VoteRow).values(values)
+            upsert = insert_for(conn)(VoteRow).values(values)
             await conn.execute(
                 upsert.on_conflict_do_update(
                     index_elements=[VoteRow.question_uid, VoteRow.user_id],
@@ -102,7 +102,7 @@ class SqlStore:
         """True for the first claim of `key` ever made, False for every later one."""
         _require_aware(at, "at")
         async with self._transaction("claiming an event") as conn:
-            insert_once = _insert_for(conn)(EventClaim).values(key=key, claimed_at=at)
+            insert_once = insert_for(conn)(EventClaim).values(key=key, claimed_at=at)
             result = await conn.execute(insert_once.on_conflict_do_nothing())
             return result.rowcount == 1
 
@@ -120,7 +120,7 @@ class SqlStore:
             raise storage_error(action, self._engine.url, exc) from exc
 
 
-def _insert_for(conn: AsyncConnection) -> Callable[..., Any]:
+def insert_for(conn: AsyncConnection) -> Callable[..., Any]:
     """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL alike)."""
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 

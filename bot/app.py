@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import time
+import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -18,6 +21,7 @@ from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstall
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.answers import DEFAULT_THRESHOLD, AnswerEngine
@@ -26,8 +30,12 @@ from bot.errors import BotError
 from bot.handlers import Handlers
 from bot.kb import Knowledge, require_knowledge
 from bot.metrics import Metrics
-from bot.ports import Clock, SystemClock, Telemetry
+from bot.ports import Clock, Messenger, SystemClock, Telemetry
+from bot.rounds import CheckinService
+from bot.scheduler import ticking
 from bot.slack.adapter import SlackAdapter, web_client
+from bot.slack.messenger import SlackMessenger
+from bot.storage.checkins import SqlCheckinStore
 from bot.storage.engine import open_engine, safe_url
 from bot.storage.migrate import upgrade
 from bot.storage.store import SqlStore
@@ -81,6 +89,25 @@ class Bot:
             telemetry=self.telemetry,
         )
 
+    def enable_checkins(self, messenger: Messenger) -> CheckinService:
+        """Run check-ins through `messenger`; handlers then answer check-in commands."""
+        service = CheckinService(
+            knowledge=lambda: self.answers.knowledge,
+            store=SqlCheckinStore(self.engine),
+            messenger=messenger,
+            clock=self.clock,
+            owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+            admins=frozenset(self.settings.admins),
+        )
+        self.handlers = Handlers(
+            answers=lambda: self.answers,
+            questions=self.store,
+            clock=self.clock,
+            telemetry=self.telemetry,
+            checkins=service,
+        )
+        return service
+
     def reload(self) -> None:
         """Load the knowledge again; on any error keep answering from the old one."""
         self.answers = load_engine(self.settings, self.clock)
@@ -125,20 +152,20 @@ async def open_bot(
 async def serving(settings: Settings, *, clock: Clock | None = None) -> AsyncIterator[Served]:
     """What `opsbot serve` runs on: the bot, its metrics, and Slack when configured."""
     metrics = Metrics()
-    async with open_bot(settings, clock=clock, telemetry=metrics) as bot:
-        slack = slack_adapter(bot, metrics) if settings.slack_enabled else None
-        socket = None
-        if slack is not None and settings.slack_app_token is not None:
-            token = settings.slack_app_token.get_secret_value()
-            socket = SocketMode(slack.app, token, web_client=slack.client, ping_interval=5)
-            await socket.connect_async()  # type: ignore[no-untyped-call]
-        try:
-            yield Served(ready=bot.readiness, metrics=metrics, slack=slack)
-        finally:
-            if socket is not None:
-                await socket.close_async()  # type: ignore[no-untyped-call]
-            if slack is not None:
-                await slack.drain()
+    async with open_bot(settings, clock=clock, telemetry=metrics) as bot, AsyncExitStack() as stack:
+        slack = None
+        if settings.slack_enabled:
+            client = slack_client(settings)
+            service = bot.enable_checkins(SlackMessenger(client, metrics))
+            await stack.enter_async_context(ticking(service.tick, seconds=settings.tick_seconds))
+            slack = slack_adapter(bot, metrics, client)
+            stack.push_async_callback(slack.drain)
+            if settings.slack_app_token is not None:
+                token = settings.slack_app_token.get_secret_value()
+                mode = SocketMode(slack.app, token, web_client=slack.client, ping_interval=5)
+                await mode.connect_async()  # type: ignore[no-untyped-call]
+                stack.push_async_callback(mode.close_async)
+        yield Served(ready=bot.readiness, metrics=metrics, slack=slack)
 
 
 class SocketMode(AsyncSocketModeHandler):
@@ -152,11 +179,15 @@ class SocketMode(AsyncSocketModeHandler):
         await send_async_response(client, req, response, start)
 
 
-def slack_adapter(bot: Bot, telemetry: Telemetry) -> SlackAdapter:
+def slack_client(settings: Settings) -> AsyncWebClient:
+    """The Web API client: the bot token, or none when each workspace brings its own."""
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return web_client(None if settings.slack_oauth else token, settings.slack_api_url)
+
+
+def slack_adapter(bot: Bot, telemetry: Telemetry, client: AsyncWebClient) -> SlackAdapter:
     """Slack, single-workspace (SLACK_BOT_TOKEN) or installable (SLACK_CLIENT_ID/SECRET)."""
     settings = bot.settings
-    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    client = web_client(None if settings.slack_oauth else token, settings.slack_api_url)
     oauth_flow = None
     if settings.slack_oauth:
         assert settings.slack_client_id is not None and settings.slack_client_secret is not None

@@ -15,9 +15,12 @@ from typing import TextIO
 from bot import console, logs
 from bot.answers import AnswerEngine
 from bot.app import answer_engine, open_bot, serving, today
+from bot.checkin_commands import export
 from bot.config import Settings, load_settings
 from bot.errors import BotError, ConfigError, KnowledgeError
 from bot.kb import load_knowledge, require_knowledge
+from bot.model import Ref
+from bot.scheduler import ticking
 from bot.storage import open_engine, upgrade
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -51,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     gaps.add_argument("--json", action="store_true")
 
     commands.add_parser("chat", help="chat with the bot in this terminal (or pipe lines in)")
+
+    report = commands.add_parser("report", help="a check-in's latest round, or all its answers")
+    report.add_argument("name", help="the check-in's name")
+    report.add_argument("--format", choices=("text", "csv", "png"), default="text")
+    report.add_argument("--output", "-o", help="file to write (default: standard output)")
     commands.add_parser("serve", help="run the HTTP server")
     commands.add_parser("run", help="serve when a chat platform is configured, else chat")
     return parser
@@ -154,12 +162,53 @@ def _gaps(args: argparse.Namespace, settings: Settings) -> int:
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> int:
         async with open_bot(settings) as bot:
-            await console.run(
-                bot.handlers.handle, sys.stdin, sys.stdout, interactive=sys.stdin.isatty()
-            )
+            person = settings.chat_as or console.local_user()
+            messenger = console.ConsoleMessenger(sys.stdout, person)
+            service = bot.enable_checkins(messenger)
+            async with ticking(service.tick, seconds=settings.tick_seconds):
+                await console.run(
+                    bot.handlers.handle,
+                    sys.stdin,
+                    sys.stdout,
+                    interactive=sys.stdin.isatty(),
+                    messenger=messenger,
+                )
         return EXIT_OK
 
     return asyncio.run(run())
+
+
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    async def run() -> int:
+        async with open_bot(settings) as bot:
+            service = bot.enable_checkins(console.ConsoleMessenger(sys.stdout, None))
+            checkin = service.knowledge().get(Ref(kind="checkin", name=args.name.lower()))
+            if checkin is None:
+                known = ", ".join(c.ref.name for c in service.checkins()) or "none"
+                print(f"opsbot: no check-in {args.name!r} (known: {known})", file=sys.stderr)
+                return EXIT_PROBLEMS
+            if args.format == "csv":
+                reply = await export(service, checkin)
+                assert reply.attachment is not None
+                return _write(args.output, reply.attachment.content)
+            rounds = await service.store.rounds(checkin.ref.name, 1)
+            if not rounds:
+                print(f"{checkin.title} has had no rounds yet.")
+                return EXIT_OK
+            text, chart = await service.report(checkin, rounds[0])
+            return _write(args.output, chart if args.format == "png" else text.encode())
+
+    return asyncio.run(run())
+
+
+def _write(path: str | None, content: bytes) -> int:
+    if path is None or path == "-":
+        sys.stdout.buffer.write(content + (b"" if content.endswith(b"\n") else b"\n"))
+        sys.stdout.flush()
+    else:
+        Path(path).write_bytes(content)
+        print(f"wrote {path}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -185,6 +234,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "db": _db,
     "gaps": _gaps,
     "chat": _chat,
+    "report": _report,
     "serve": _serve,
     "run": _run,
 }

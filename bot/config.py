@@ -65,6 +65,10 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN")
     )
     slack_api_url: str | None = Field(default=None, validation_alias=AliasChoices("SLACK_API_URL"))
+    chat_as: str | None = Field(default=None, validation_alias=AliasChoices("OPSBOT_CHAT_AS"))
+    tick_seconds: float = Field(
+        default=30.0, gt=0, le=3600, validation_alias=AliasChoices("OPSBOT_TICK_SECONDS")
+    )
     slack_client_id: str | None = Field(
         default=None, validation_alias=AliasChoices("SLACK_CLIENT_ID")
     )

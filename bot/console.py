@@ -7,7 +7,9 @@ import getpass
 from collections.abc import Awaitable, Callable
 from typing import TextIO
 
-from bot.events import Command, Event, Message, Origin, Reply
+from bot.events import CheckinClick, Command, Event, Message, Origin, Reply
+from bot.model import Entity
+from bot.ports import Delivered, NudgeMessage
 
 Handle = Callable[[Event], Awaitable[Reply]]
 
@@ -16,11 +18,65 @@ PROMPT = "you> "
 _QUIT = frozenset({"/quit", "/exit", "quit", "exit"})
 
 
-def to_event(line: str, origin: Origin) -> Event:
-    """`/ops ...` is the slash command; anything else is a direct message."""
+class ConsoleMessenger:
+    """Check-ins in the terminal: nudges for the local person are printed to them."""
+
+    platform = "console"
+
+    def __init__(self, out: TextIO, local_person: str | None) -> None:
+        self.out = out
+        self.local_person = local_person
+        self.last_round: int | None = None
+        self._sent = 0
+
+    def address(self, person: Entity) -> str | None:
+        return person.ref.name if person.ref.name == self.local_person else None
+
+    async def timezone(self, user: str) -> str | None:
+        return None
+
+    async def nudge(self, message: NudgeMessage) -> Delivered:
+        self.last_round = message.round_id
+        heading = f"{'Reminder: ' if message.reminder else ''}{message.title}"
+        lines = [f"opsbot> [check-in] {heading}"]
+        for question in message.questions:
+            if question.type == "choice":
+                choices = " / ".join(question.options)
+            elif question.type == "scale":
+                choices = f"{question.min}-{question.max}"
+            else:
+                choices = "your words"
+            lines.append(f"  {question.id}: {question.text} ({choices})")
+        lines.append("  Reply: answer <id> <value> | later | skip")
+        self.out.write("\n".join(lines) + "\n")
+        self.out.flush()
+        self._sent += 1
+        return Delivered(channel="console", ts=str(self._sent))
+
+    async def find_nudge(self, user: str, key: str) -> Delivered | None:
+        return None
+
+    async def report(self, channel: str, text: str, chart: bytes | None, title: str) -> None:
+        self.out.write(f"opsbot> [report to {channel}] {text}\n")
+        self.out.flush()
+
+
+def to_event(line: str, origin: Origin, last_round: int | None = None) -> Event:
+    """`/ops ...` is the slash command; `answer`, `later`, `skip` reply to the last nudge;
+    anything else is a direct message."""
     text = line.strip()
     if text == "/ops" or text.startswith("/ops "):
         return Command(origin=origin, text=text[4:].strip())
+    word, _, rest = text.partition(" ")
+    if last_round is not None and word.lower() in ("answer", "later", "skip"):
+        if word.lower() == "answer":
+            question, _, value = rest.strip().partition(" ")
+            return CheckinClick(
+                origin=origin, round_id=last_round, action="answer", question=question, value=value
+            )
+        if word.lower() == "later":
+            return CheckinClick(origin=origin, round_id=last_round, action="later")
+        return CheckinClick(origin=origin, round_id=last_round, action="skip")
     return Message(origin=origin, text=text)
 
 
@@ -31,20 +87,32 @@ def render(reply: Reply, *, one_line: bool) -> str:
     return text
 
 
-def local_origin(user: str | None = None) -> Origin:
+def local_user(person: str | None = None) -> str:
+    """Who is at the terminal: the configured person, else the login name."""
     try:
-        name = user or getpass.getuser()
+        return person or getpass.getuser()
     except (KeyError, OSError):  # no passwd entry in some containers
-        name = "local"
-    return Origin(platform="console", user=name, channel="console", is_direct=True)
+        return "local"
 
 
-async def run(handle: Handle, stdin: TextIO, stdout: TextIO, *, interactive: bool) -> int:
+def local_origin(user: str | None = None) -> Origin:
+    return Origin(platform="console", user=local_user(user), channel="console", is_direct=True)
+
+
+async def run(
+    handle: Handle,
+    stdin: TextIO,
+    stdout: TextIO,
+    *,
+    interactive: bool,
+    messenger: ConsoleMessenger | None = None,
+) -> int:
     """Answer each line of `stdin` on `stdout`; return the number of questions answered.
 
-    Piped input gets exactly one line of output per non-blank input line.
+    Piped input gets exactly one line of output per non-blank input line (nudges that
+    arrive meanwhile are printed too, marked `[check-in]`).
     """
-    origin = local_origin()
+    origin = local_origin(messenger.local_person if messenger else None)
     if interactive:
         stdout.write(BANNER + "\n")
     answered = 0
@@ -60,7 +128,8 @@ async def run(handle: Handle, stdin: TextIO, stdout: TextIO, *, interactive: boo
             continue
         if interactive and text.lower() in _QUIT:
             break
-        reply = await handle(to_event(text, origin))
+        last_round = messenger.last_round if messenger else None
+        reply = await handle(to_event(text, origin, last_round))
         prefix = "opsbot> " if interactive else ""
         stdout.write(prefix + render(reply, one_line=not interactive) + "\n")
         stdout.flush()

@@ -23,3 +23,11 @@ class KnowledgeError(BotError):
 
 class StorageError(BotError):
     """The database could not be reached or refused a write."""
+
+
+class DeliveryFailed(BotError):
+    """A message could not be delivered this time; trying again may work."""
+
+
+class Unreachable(DeliveryFailed):
+    """The platform says this person cannot be reached; trying again will not help."""

@@ -57,7 +57,18 @@ class Pick:
     ref: Ref
 
 
-Event = Message | Command | Feedback | Pick
+@dataclass(frozen=True, kw_only=True)
+class CheckinClick:
+    """A click on a check-in nudge: an answer, "skip this round" or "remind me later"."""
+
+    origin: Origin
+    round_id: int
+    action: Literal["answer", "skip", "later"]
+    question: str = ""
+    value: str = ""
+
+
+Event = Message | Command | Feedback | Pick | CheckinClick
 
 
 # Button payloads, the same on every platform: "<kind>|<field>|<field>".
@@ -72,10 +83,20 @@ def feedback_payload(question_uid: str, helpful: bool) -> str:
     return _SEP.join(("vote", question_uid, "up" if helpful else "down"))
 
 
-def parse_payload(value: str, origin: Origin) -> Feedback | Pick | None:
+def answer_payload(round_id: int, question: str, value: str) -> str:
+    return _SEP.join(("checkin", str(round_id), question, value))
+
+
+def round_payload(action: Literal["skip", "later"], round_id: int) -> str:
+    return _SEP.join((f"checkin-{action}", str(round_id)))
+
+
+def parse_payload(value: str, origin: Origin) -> Feedback | Pick | CheckinClick | None:
     """The event a button payload stands for, or None if it is not one of ours."""
     kind, _, rest = value.partition(_SEP)
     first, _, second = rest.partition(_SEP)
+    if kind.startswith("checkin") and first.isdigit():
+        return _checkin_click(kind, int(first), second, origin)
     if kind == "vote" and first and second in ("up", "down"):
         return Feedback(origin=origin, question_uid=first, helpful=second == "up")
     if kind == "pick" and first in INTENTS and first != "unknown":
@@ -84,6 +105,20 @@ def parse_payload(value: str, origin: Origin) -> Feedback | Pick | None:
         except ValueError:
             return None
         return Pick(origin=origin, intent=cast(Intent, first), ref=ref)
+    return None
+
+
+def _checkin_click(kind: str, round_id: int, rest: str, origin: Origin) -> CheckinClick | None:
+    if kind == "checkin":
+        question, _, value = rest.partition(_SEP)
+        if not question:
+            return None
+        return CheckinClick(
+            origin=origin, round_id=round_id, action="answer", question=question, value=value
+        )
+    if kind in ("checkin-skip", "checkin-later"):
+        action: Literal["skip", "later"] = "skip" if kind == "checkin-skip" else "later"
+        return CheckinClick(origin=origin, round_id=round_id, action=action)
     return None
 
 
@@ -113,7 +148,16 @@ class Answer:
         }
 
 
-ReplyKind = Literal["answer", "help", "error", "unhandled"]
+ReplyKind = Literal["answer", "help", "error", "unhandled", "checkin"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Attachment:
+    """A file that goes with a reply: a chart, a CSV export."""
+
+    filename: str
+    content: bytes
+    title: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,3 +168,4 @@ class Reply:
     kind: ReplyKind = "answer"
     answer: Answer | None = None
     question_uid: str | None = None
+    attachment: Attachment | None = None

@@ -14,9 +14,22 @@ import structlog
 
 from bot.answers import AnswerEngine
 from bot.answers.text import normalize
+from bot.checkin_commands import checkin_click, checkin_command
 from bot.errors import StorageError
-from bot.events import Answer, Command, Event, Feedback, Intent, Message, Origin, Pick, Reply
+from bot.events import (
+    Answer,
+    CheckinClick,
+    Command,
+    Event,
+    Feedback,
+    Intent,
+    Message,
+    Origin,
+    Pick,
+    Reply,
+)
 from bot.ports import AskedQuestion, Clock, QuestionLog, Telemetry, Vote
+from bot.rounds import CheckinService
 
 log = structlog.get_logger(__name__)
 
@@ -31,6 +44,7 @@ Commands:
   /ops team X            who is on a team
   /ops owns X            what a team or person owns
   /ops links X           runbooks, dashboards, docs and repos of X
+  /ops checkin list      practice check-ins (also run, pause, resume, report, export)
   /ops <question>        anything else, in your own words"""
 
 THANKS = "Thanks, noted. This helps the enablement team improve the answers."
@@ -71,8 +85,10 @@ class Handlers:
         questions: QuestionLog,
         clock: Clock,
         telemetry: Telemetry | None = None,
+        checkins: CheckinService | None = None,
         new_uid: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
+        self._checkins = checkins
         # `answers` is read on every question, so a knowledge reload takes effect at once.
         self._answers = answers
         self._questions = questions
@@ -84,10 +100,29 @@ class Handlers:
         """Reply to any event, storing what must be stored first."""
         if isinstance(event, Feedback):
             return await self.vote(event)
+        if isinstance(event, CheckinClick) or self.is_checkin_command(event):
+            return await self.checkin(event)
         outcome = self.respond(event)
         return await self.record(outcome)
 
-    def respond(self, event: Message | Command | Pick | Feedback) -> Outcome:
+    def is_checkin_command(self, event: Event) -> bool:
+        """`/ops checkin ...`: work with I/O, answered after the acknowledgement."""
+        if not isinstance(event, Command):
+            return False
+        return event.text.strip().lower().split(" ", 1)[0] == "checkin"
+
+    async def checkin(self, event: Event) -> Reply:
+        """A check-in command or a click on a nudge."""
+        if self._checkins is None:
+            return Reply(text="Check-ins are not running here.", kind="error")
+        if isinstance(event, CheckinClick):
+            return await checkin_click(self._checkins, event)
+        if isinstance(event, Command):
+            rest = event.text.strip()[len("checkin") :]
+            return await checkin_command(self._checkins, event.origin, rest)
+        return Reply(text="Sorry, I can't do that. Try /ops help.", kind="unhandled")
+
+    def respond(self, event: Event) -> Outcome:
         """The reply to a question, command or suggestion click; no I/O at all."""
         match event:
             case Command(name="ops"):

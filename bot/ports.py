@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from bot.model import CheckInQuestion, Entity
+
 
 @dataclass(frozen=True, kw_only=True)
 class AskedQuestion:
@@ -158,6 +160,14 @@ class CheckinStore(Protocol):
 
     async def paused(self) -> set[str]: ...
 
+    async def seen(self, checkins: list[str], at: datetime) -> dict[str, datetime]:
+        """When each check-in was first seen by this deployment (`at`, for new ones)."""
+        ...
+
+    async def missed(self, nudge_id: int) -> None:
+        """A nudge taken for sending after its round closed: recorded, never sent."""
+        ...
+
     async def set_paused(self, checkin: str, paused: bool, at: datetime) -> None: ...
 
     async def claim(self, nudges: list[NewNudge], at: datetime) -> int:
@@ -207,3 +217,47 @@ class CheckinStore(Protocol):
     async def audit(
         self, at: datetime, platform: str, user: str | None, action: str, allowed: bool
     ) -> None: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class NudgeMessage:
+    """A check-in nudge (or its reminder) as a platform should show it."""
+
+    key: str  # the nudge's claim key; platforms tag the message with it
+    round_id: int
+    user: str  # the recipient's chat user ID
+    title: str
+    questions: tuple[CheckInQuestion, ...]
+    reminder: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Delivered:
+    channel: str
+    ts: str
+
+
+class Messenger(Protocol):
+    """How check-ins reach people on one chat platform."""
+
+    platform: str
+
+    def address(self, person: Entity) -> str | None:
+        """The person's user ID on this platform, if the knowledge has it."""
+        ...
+
+    async def timezone(self, user: str) -> str | None:
+        """The user's time zone as the platform knows it (IANA name), if any."""
+        ...
+
+    async def nudge(self, message: NudgeMessage) -> Delivered:
+        """Send a nudge; `Unreachable` if the person cannot get one, `DeliveryFailed` else."""
+        ...
+
+    async def find_nudge(self, user: str, key: str) -> Delivered | None:
+        """A nudge with this key already delivered to `user` (after a crash mid-send)."""
+        ...
+
+    async def report(self, channel: str, text: str, chart: bytes | None, title: str) -> None:
+        """Post a round's summary (and its chart) to a channel."""
+        ...

@@ -7,8 +7,9 @@ from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from bot.errors import StorageError
-from bot.ports import AskedQuestion, Gap, QuestionLog, Vote
+from bot.errors import DeliveryFailed, StorageError, Unreachable
+from bot.model import Entity, PersonSpec
+from bot.ports import AskedQuestion, Delivered, Gap, NudgeMessage, QuestionLog, Vote
 
 #: Keys are compared on their first 500 characters, as the database column holds.
 KEY_LENGTH = 500
@@ -113,3 +114,55 @@ def asked(
 
 async def record_all(log: QuestionLog, questions: list[AskedQuestion]) -> list[int]:
     return [await log.record_question(q) for q in questions]
+
+
+class RecordingMessenger:
+    """A `Messenger` that records what it would deliver; failures can be scripted."""
+
+    platform = "test"
+
+    def __init__(self, zones: dict[str, str] | None = None) -> None:
+        self.nudges: list[NudgeMessage] = []
+        self.reports: list[tuple[str, str, bytes | None]] = []
+        self.delivered: dict[tuple[str, str], Delivered] = {}
+        self.zones = zones or {}
+        self.unreachable: set[str] = set()
+        self.failing: dict[str, int] = {}  # user -> transient failures still to come
+        self.crash_after_delivery = False
+
+    def address(self, person: Entity) -> str | None:
+        return person.spec.slack if isinstance(person.spec, PersonSpec) else None
+
+    async def timezone(self, user: str) -> str | None:
+        return self.zones.get(user)
+
+    async def nudge(self, message: NudgeMessage) -> Delivered:
+        if message.user in self.unreachable:
+            raise Unreachable("user_not_found")
+        if self.failing.get(message.user, 0) > 0:
+            self.failing[message.user] -= 1
+            raise DeliveryFailed("ratelimited")
+        self.nudges.append(message)
+        delivered = Delivered(channel=f"D-{message.user}", ts=f"{len(self.nudges)}.0")
+        self.delivered[(message.user, message.key)] = delivered
+        if self.crash_after_delivery:
+            raise _Crash("the process died after Slack took the message")
+        return delivered
+
+    async def find_nudge(self, user: str, key: str) -> Delivered | None:
+        return self.delivered.get((user, key))
+
+    async def report(self, channel: str, text: str, chart: bytes | None, title: str) -> None:
+        self.reports.append((channel, text, chart))
+
+    def sent_to(self, user: str) -> list[NudgeMessage]:
+        return [n for n in self.firsts if n.user == user]
+
+    @property
+    def firsts(self) -> list[NudgeMessage]:
+        """Nudges, not reminders."""
+        return [n for n in self.nudges if not n.reminder]
+
+
+class _Crash(BaseException):
+    """Stands for a process killed mid-send: nothing catches it."""

@@ -9,6 +9,7 @@ import pytest
 
 from bot.answers import AnswerEngine
 from bot.events import (
+    CheckinClick,
     Command,
     Feedback,
     Message,
@@ -204,7 +205,14 @@ async def test_pick_answers_about_the_picked_entity(handlers: Handlers) -> None:
         ("pick|unknown|area:x", None),
         ("pick|owner|not a ref!", None),
         ("vote|abc|sideways", None),
-        ("checkin|1|2", None),
+        ("checkin|x|drift|Yes", None),
+        ("checkin|7|", None),
+        (
+            "checkin|7|drift|Yes",
+            CheckinClick(origin=ORIGIN, round_id=7, action="answer", question="drift", value="Yes"),
+        ),
+        ("checkin-skip|7", CheckinClick(origin=ORIGIN, round_id=7, action="skip")),
+        ("checkin-later|7", CheckinClick(origin=ORIGIN, round_id=7, action="later")),
         ("", None),
     ],
 )

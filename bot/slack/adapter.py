@@ -33,10 +33,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answers import AnswerEngine
 from bot.errors import StorageError
-from bot.events import Command, Feedback, Message, Origin, Pick, parse_payload
+from bot.events import CheckinClick, Command, Feedback, Message, Origin, Pick, parse_payload
 from bot.handlers import Handlers
 from bot.ports import Clock, EventLog, Telemetry
 from bot.slack.blocks import ACTION_LINK, ACTION_PICK, ACTION_SHARE, ACTION_VOTE, SlackRenderer
+from bot.slack.messenger import ACTION_CHECKIN, ACTION_CHECKIN_TEXT, VIEW_CHECKIN_TEXT, text_view
 
 log = structlog.get_logger(__name__)
 
@@ -140,9 +141,14 @@ class SlackAdapter:
         self.app.action(re.compile(f"^({ACTION_VOTE}|{ACTION_PICK})"))(self._on_click)
         self.app.action(ACTION_SHARE)(self._on_share)
         self.app.action(re.compile(f"^{ACTION_LINK}"))(self._on_link)
+        self.app.action(re.compile(f"^{ACTION_CHECKIN_TEXT}"))(self._on_checkin_text)
+        self.app.action(re.compile(f"^{ACTION_CHECKIN}_(?!text)"))(self._on_checkin_click)
+        self.app.view(VIEW_CHECKIN_TEXT)(self._on_checkin_view)
         self.app.error(self._on_error)
 
-    async def _on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def _on_command(
+        self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
         origin = Origin(
             platform="slack",
             user=body.get("user_id"),
@@ -150,7 +156,12 @@ class SlackAdapter:
             channel=body.get("channel_id"),
             is_direct=body.get("channel_name") == "directmessage",
         )
-        outcome = self.handlers.respond(Command(origin=origin, text=str(body.get("text", ""))))
+        command = Command(origin=origin, text=str(body.get("text", "")))
+        if self.handlers.is_checkin_command(command):
+            await ack(text="On it…", response_type="ephemeral")
+            self._later(self._checkin(command, respond, client))
+            return
+        outcome = self.handlers.respond(command)
         text, blocks = self._renderer().reply(outcome.reply, shareable=not origin.is_direct)
         await ack(text=text, blocks=blocks, response_type="ephemeral")
         self._later(self.handlers.record(outcome))
@@ -198,6 +209,55 @@ class SlackAdapter:
         )
         await self._call("chat.postMessage", post)
         await self.handlers.record(outcome)
+
+    async def _checkin(
+        self, event: Command | CheckinClick, respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        """A check-in command or click, answered after the ack; files go to the user's DM."""
+        reply = await self.handlers.checkin(event)
+        await respond(text=reply.text, response_type="ephemeral", replace_original=False)
+        user = event.origin.user
+        if reply.attachment is not None and user:
+            opened = await client.conversations_open(users=user)
+            channel = str(opened["channel"]["id"])
+            file = reply.attachment
+            upload = client.files_upload_v2(
+                channel=channel, content=file.content, filename=file.filename, title=file.title
+            )
+            await self._call("files.uploadV2", upload)
+
+    async def _on_checkin_click(
+        self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        action = (body.get("actions") or [{}])[0]
+        event = parse_payload(str(action.get("value", "")), _origin(body))
+        if isinstance(event, CheckinClick):
+            self._later(self._checkin(event, respond, client))
+
+    async def _on_checkin_text(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await ack()
+        action = (body.get("actions") or [{}])[0]
+        view = text_view("Your answer", str(action.get("value", "")))
+        await self._call("views.open", client.views_open(trigger_id=body["trigger_id"], view=view))
+
+    async def _on_checkin_view(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await ack()
+        view = body.get("view") or {}
+        state = ((view.get("state") or {}).get("values") or {}).get("answer") or {}
+        text = str((state.get("value") or {}).get("value") or "")
+        origin = Origin(platform="slack", user=(body.get("user") or {}).get("id"))
+        event = parse_payload(str(view.get("private_metadata", "")) + text, origin)
+        if isinstance(event, CheckinClick) and origin.user:
+            self._later(self._checkin_dm(event, origin.user, client))
+
+    async def _checkin_dm(self, event: CheckinClick, user: str, client: AsyncWebClient) -> None:
+        reply = await self.handlers.checkin(event)
+        await self._call("chat.postMessage", client.chat_postMessage(channel=user, text=reply.text))
 
     async def _on_click(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()

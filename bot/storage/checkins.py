@@ -47,8 +47,33 @@ class SqlCheckinStore:
         async with self._transaction("reading paused check-ins") as conn:
             return set((await conn.execute(query)).scalars())
 
+    async def seen(self, checkins: list[str], at: datetime) -> dict[str, datetime]:
+        """When each check-in was first seen by this deployment (now, for new ones)."""
+        if not checkins:
+            return {}
+        rows = [
+            {"checkin": c, "paused": False, "first_seen": at, "updated_at": at} for c in checkins
+        ]
+        query = select(CheckinSchedule.checkin, CheckinSchedule.first_seen).where(
+            CheckinSchedule.checkin.in_(checkins)
+        )
+        async with self._transaction("reading check-in schedules") as conn:
+            await conn.execute(
+                insert_for(conn)(CheckinSchedule).values(rows).on_conflict_do_nothing()
+            )
+            return {row.checkin: row.first_seen for row in await conn.execute(query)}
+
+    async def missed(self, nudge_id: int) -> None:
+        """A nudge taken for sending after its round closed: recorded, never sent."""
+        async with self._transaction("marking a nudge missed") as conn:
+            await conn.execute(
+                update(CheckinNudge)
+                .where(CheckinNudge.id == nudge_id, CheckinNudge.state == "sending")
+                .values(state="missed", owner=None, next_attempt_at=None)
+            )
+
     async def set_paused(self, checkin: str, paused: bool, at: datetime) -> None:
-        values = {"checkin": checkin, "paused": paused, "updated_at": at}
+        values = {"checkin": checkin, "paused": paused, "first_seen": at, "updated_at": at}
         async with self._transaction("pausing a check-in") as conn:
             upsert = insert_for(conn)(CheckinSchedule).values(values)
             await conn.execute(
@@ -111,10 +136,7 @@ class SqlCheckinStore:
                 )
             )
         wanted = or_(
-            *(
-                and_(CheckinRound.checkin == c, CheckinRound.round_key == r)
-                for c, r in latest
-            )
+            *(and_(CheckinRound.checkin == c, CheckinRound.round_key == r) for c, r in latest)
         )
         found = await conn.execute(
             select(CheckinRound.id, CheckinRound.checkin, CheckinRound.round_key).where(wanted)

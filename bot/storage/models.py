@@ -120,6 +120,7 @@ class CheckinSchedule(Base):
 
     checkin: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
     paused: Mapped[bool] = mapped_column(Boolean)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

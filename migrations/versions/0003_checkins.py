@@ -58,6 +58,7 @@ def upgrade() -> None:
         "checkin_schedules",
         sa.Column("checkin", sa.String(length=63), nullable=False),
         sa.Column("paused", sa.Boolean(), nullable=False),
+        sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("checkin", name=op.f("pk_checkin_schedules")),
     )

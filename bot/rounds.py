@@ -1,0 +1,374 @@
+"""Running practice check-ins: plan nudges, send them once, remind, close and report.
+
+Every replica runs `tick` on its own; the store's compare-and-set operations decide who
+does what, so a nudge is sent once however many replicas tick and however often they
+restart. Time comes from the clock port; nothing here sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+
+from bot.checkins import (
+    SKIP,
+    Answered,
+    AnswerError,
+    RoundSummary,
+    audience,
+    check_answer,
+    due,
+    recipient_zone,
+    summarise,
+)
+from bot.errors import DeliveryFailed, StorageError, Unreachable
+from bot.kb.knowledge import Knowledge
+from bot.model import CheckInSpec, Entity, PersonSpec, Ref
+from bot.ports import (
+    CheckinStore,
+    Clock,
+    Messenger,
+    NewNudge,
+    Nudge,
+    NudgeMessage,
+    Round,
+)
+from bot.reports import report_chart, report_text
+
+log = structlog.get_logger(__name__)
+
+LEASE = timedelta(minutes=2)
+BATCH = 200
+SENDERS = 20
+MAX_ATTEMPTS = 8
+FIRST_RETRY = timedelta(seconds=30)
+LAST_RETRY = timedelta(hours=1)
+#: How far back a tick looks for occurrences missed while every replica was down.
+LOOKBACK = timedelta(days=7)
+SNOOZE = timedelta(hours=1)
+SAVE_TRIES = 3
+HISTORY = 11
+ADMIN_ROLE = Ref(kind="role", name="opsbot-admin")
+SKIP_QUESTION = "__round__"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TickResult:
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    reminded: int = 0
+    closed: int = 0
+
+
+class CheckinService:
+    """Check-ins for one knowledge base, through one store and one messenger."""
+
+    def __init__(
+        self,
+        *,
+        knowledge: Callable[[], Knowledge],
+        store: CheckinStore,
+        messenger: Messenger,
+        clock: Clock,
+        owner: str,
+        admins: frozenset[str] = frozenset(),
+        save_pause: float = 0.2,
+    ) -> None:
+        self.knowledge = knowledge
+        self.store = store
+        self._messenger = messenger
+        self._clock = clock
+        self._owner = owner
+        self._admins = admins
+        self._save_pause = save_pause
+        self._zones: dict[str, str | None] = {}
+
+    # -- the tick --------------------------------------------------------------------
+
+    async def tick(self) -> TickResult:
+        """Plan what fell due, send it, remind, and close rounds whose time is up."""
+        now = self._clock.now()
+        claimed = await self.plan(now)
+        sent, failed = await self.send(now)
+        reminded = await self.remind(now)
+        closed = await self.close(now)
+        return TickResult(
+            claimed=claimed, sent=sent, failed=failed, reminded=reminded, closed=closed
+        )
+
+    def checkins(self) -> list[Entity]:
+        return self.knowledge().of_kind("checkin")
+
+    async def plan(self, now: datetime) -> int:
+        """Claim every nudge that fell due since the check-in was first seen."""
+        checkins = self.checkins()
+        if not checkins:
+            return 0
+        paused = await self.store.paused()
+        seen = await self.store.seen([c.ref.name for c in checkins], now)
+        claimed = 0
+        for checkin in checkins:
+            if checkin.ref.name in paused:
+                continue
+            spec = _spec(checkin)
+            start = max(now - spec.close_after - LOOKBACK, seen.get(checkin.ref.name, now))
+            claimed += await self._claim(checkin, start, now + timedelta(microseconds=1), now)
+        return claimed
+
+    async def _claim(self, checkin: Entity, start: datetime, end: datetime, now: datetime) -> int:
+        spec = _spec(checkin)
+        people = audience(self.knowledge(), spec)
+        zones = {p.ref: recipient_zone(spec, p, await self._platform_zone(p, spec)) for p in people}
+        nudges = [
+            NewNudge(
+                key=d.key,
+                checkin=d.checkin,
+                round_key=d.round_key,
+                person=str(d.person),
+                user=self._messenger.address(self.knowledge().entities[d.person]),
+                occurrence=d.occurrence,
+                remind_at=None if spec.remind_after is None else d.occurrence + spec.remind_after,
+                closes_at=d.occurrence + spec.close_after,
+                missed=now >= d.occurrence + spec.close_after,
+            )
+            for d in due(checkin, people, zones, start, end)
+        ]
+        return await self.store.claim(nudges, now)
+
+    async def _platform_zone(self, person: Entity, spec: CheckInSpec) -> str | None:
+        """The platform's idea of a recipient's zone, asked only when the knowledge has none."""
+        own = person.spec.timezone if isinstance(person.spec, PersonSpec) else None
+        if spec.timezone != "recipient" or own:
+            return None
+        user = self._messenger.address(person)
+        if user is None:
+            return None
+        if user not in self._zones:
+            try:
+                self._zones[user] = await self._messenger.timezone(user)
+            except DeliveryFailed:
+                return None
+        return self._zones[user]
+
+    async def send(self, now: datetime) -> tuple[int, int]:
+        """Send what this replica could take; (sent, failed)."""
+        sent = failed = 0
+        limit = asyncio.Semaphore(SENDERS)
+
+        async def one(nudge: Nudge) -> bool:
+            async with limit:
+                return await self._send_one(nudge, now)
+
+        while batch := await self.store.take_due(now, self._owner, LEASE, BATCH):
+            results = await asyncio.gather(*(one(n) for n in batch))
+            sent += sum(results)
+            failed += len(results) - sum(results)
+        return sent, failed
+
+    async def _send_one(self, nudge: Nudge, now: datetime) -> bool:
+        checkin = self.knowledge().get(Ref(kind="checkin", name=nudge.checkin))
+        round_ = await self.store.round(nudge.round_id)
+        if checkin is None or round_ is None or round_.closed_at is not None or nudge.user is None:
+            if nudge.user is None:
+                await self.store.failed(nudge.id, "no chat user ID in the knowledge", None)
+            else:
+                await self.store.missed(nudge.id)
+            return False
+        if nudge.lease_expired:
+            # Its sender vanished mid-send: the message may have gone out. Look first.
+            found = await self._messenger.find_nudge(nudge.user, nudge.key)
+            if found is not None:
+                await self.store.sent(nudge.id, found.channel, found.ts, now)
+                return True
+        try:
+            delivered = await self._messenger.nudge(self._message(checkin, nudge))
+        except Unreachable as exc:
+            await self.store.failed(nudge.id, str(exc), None)
+            log.info("nudge_unreachable", checkin=nudge.checkin, error=str(exc))
+            return False
+        except DeliveryFailed as exc:
+            retry = None if nudge.attempts >= MAX_ATTEMPTS else now + _backoff(nudge.attempts)
+            await self.store.failed(nudge.id, str(exc), retry)
+            log.warning("nudge_failed", checkin=nudge.checkin, attempts=nudge.attempts)
+            return False
+        await self.store.sent(nudge.id, delivered.channel, delivered.ts, self._clock.now())
+        return True
+
+    def _message(self, checkin: Entity, nudge: Nudge, *, reminder: bool = False) -> NudgeMessage:
+        assert nudge.user is not None
+        return NudgeMessage(
+            key=nudge.key,
+            round_id=nudge.round_id,
+            user=nudge.user,
+            title=checkin.title,
+            questions=_spec(checkin).questions,
+            reminder=reminder,
+        )
+
+    async def remind(self, now: datetime) -> int:
+        reminded = 0
+        for nudge in await self.store.take_reminders(now, BATCH):
+            checkin = self.knowledge().get(Ref(kind="checkin", name=nudge.checkin))
+            if checkin is None or nudge.user is None:
+                continue
+            try:
+                await self._messenger.nudge(self._message(checkin, nudge, reminder=True))
+                reminded += 1
+            except DeliveryFailed as exc:
+                log.warning("reminder_failed", checkin=nudge.checkin, error=str(exc))
+        return reminded
+
+    async def close(self, now: datetime) -> int:
+        rounds = await self.store.take_closing(now)
+        for round_ in rounds:
+            checkin = self.knowledge().get(Ref(kind="checkin", name=round_.checkin))
+            if checkin is None or _spec(checkin).report_to is None:
+                continue
+            text, chart = await self.report(checkin, round_)
+            try:
+                await self._messenger.report(
+                    str(_spec(checkin).report_to), text, chart, checkin.title
+                )
+            except DeliveryFailed as exc:
+                log.warning("report_failed", checkin=round_.checkin, error=str(exc))
+        return len(rounds)
+
+    # -- reports ---------------------------------------------------------------------
+
+    async def summary(self, checkin: Entity, round_: Round) -> RoundSummary:
+        rows = await self.store.answers(round_.id)
+        answered = [Answered(person=r.person, question=r.question, value=r.value) for r in rows]
+        nudged = await self.store.recipients(round_.id)
+        return summarise(_spec(checkin), round_.round_key, nudged, answered)
+
+    async def report(self, checkin: Entity, round_: Round) -> tuple[str, bytes]:
+        """The summary of a round with the trend of the rounds before it."""
+        current = await self.summary(checkin, round_)
+        earlier = [
+            await self.summary(checkin, r)
+            for r in await self.store.rounds(checkin.ref.name, HISTORY + 1)
+            if r.id != round_.id and r.opened_at <= round_.opened_at
+        ][:HISTORY]
+        anonymous = _spec(checkin).anonymous
+        text = report_text(checkin.title, current, earlier, anonymous=anonymous)
+        return text, report_chart(checkin.title, current, earlier)
+
+    # -- people's clicks -------------------------------------------------------------
+
+    async def answer(self, user: str, round_id: int, question_id: str, value: str) -> str:
+        """Record an answer from `user`; the reply says what happened, politely."""
+        found = await self._own_round(user, round_id)
+        if isinstance(found, str):
+            return found
+        checkin, nudge = found
+        question = next((q for q in _spec(checkin).questions if q.id == question_id), None)
+        if question is None:
+            return "That question is no longer part of this check-in."
+        try:
+            stored = check_answer(question, value)
+        except AnswerError as exc:
+            return f"Sorry, that answer does not fit: {exc}."
+        if not await self._save(round_id, nudge.person, question_id, stored):
+            return "Sorry, your answer could not be saved just now. Please try again in a minute."
+        return f"Thanks! Recorded {stored or '(empty)'} for: {question.text}"
+
+    async def skip(self, user: str, round_id: int) -> str:
+        found = await self._own_round(user, round_id)
+        if isinstance(found, str):
+            return found
+        if not await self._save(round_id, found[1].person, SKIP_QUESTION, SKIP):
+            return "Sorry, that could not be saved just now. Please try again in a minute."
+        return "Skipped this round. See you next time!"
+
+    async def later(self, user: str, round_id: int) -> str:
+        found = await self._own_round(user, round_id)
+        if isinstance(found, str):
+            return found
+        until = self._clock.now() + SNOOZE
+        await self.store.snooze(round_id, found[1].person, until)
+        return "OK, I'll remind you in an hour."
+
+    async def _own_round(self, user: str, round_id: int) -> tuple[Entity, Nudge] | str:
+        round_ = await self.store.round(round_id)
+        checkin = (
+            None
+            if round_ is None
+            else self.knowledge().get(Ref(kind="checkin", name=round_.checkin))
+        )
+        if round_ is None or checkin is None:
+            return "This check-in no longer exists."
+        if round_.closed_at is not None or self._clock.now() >= round_.closes_at:
+            return "This round is closed, so answers can no longer change. Thanks anyway!"
+        nudge = await self.store.nudge_for(round_id, user)
+        if nudge is None:
+            return "This check-in was sent to someone else; only they can answer it."
+        return checkin, nudge
+
+    async def _save(self, round_id: int, person: str, question: str, value: str) -> bool:
+        """Store an answer, riding out a brief database outage."""
+        for attempt in range(SAVE_TRIES):
+            try:
+                await self.store.answer(round_id, person, question, value, self._clock.now())
+                return True
+            except StorageError as exc:
+                log.warning("answer_not_saved", attempt=attempt + 1, error=str(exc))
+                await asyncio.sleep(self._save_pause * (attempt + 1))
+        return False
+
+    # -- manual rounds and admin -----------------------------------------------------
+
+    def is_admin(self, user: str | None) -> bool:
+        if user is None:
+            return False
+        if user in self._admins:
+            return True
+        for person in self.knowledge().of_kind("person"):
+            if self._messenger.address(person) == user and isinstance(person.spec, PersonSpec):
+                return ADMIN_ROLE in person.spec.roles
+        return False
+
+    async def run_now(self, checkin: Entity) -> int:
+        """Start a round of `checkin` now, for everyone in its audience; nudges sent."""
+        now = self._clock.now()
+        spec = _spec(checkin)
+        key = f"manual {now.strftime('%Y-%m-%dT%H:%M:%S')}"
+        nudges = [
+            NewNudge(
+                key=f"{checkin.ref.name}|{person.ref}|{key}",
+                checkin=checkin.ref.name,
+                round_key=key,
+                person=str(person.ref),
+                user=self._messenger.address(person),
+                occurrence=now,
+                remind_at=None if spec.remind_after is None else now + spec.remind_after,
+                closes_at=now + spec.close_after,
+            )
+            for person in audience(self.knowledge(), spec)
+        ]
+        claimed = await self.store.claim(nudges, now)
+        await self.send(now)
+        return claimed
+
+    async def pause(self, checkin: Entity, paused: bool) -> None:
+        await self.store.set_paused(checkin.ref.name, paused, self._clock.now())
+
+    async def audit(self, platform: str, user: str | None, action: str, allowed: bool) -> None:
+        try:
+            await self.store.audit(self._clock.now(), platform, user, action, allowed)
+        except StorageError as exc:
+            log.warning("audit_not_written", action=action, error=str(exc))
+
+
+def _spec(checkin: Entity) -> CheckInSpec:
+    assert isinstance(checkin.spec, CheckInSpec)
+    return checkin.spec
+
+
+def _backoff(attempts: int) -> timedelta:
+    factor: int = 2 ** max(attempts - 1, 0)
+    return min(FIRST_RETRY * factor, LAST_RETRY)

@@ -1,0 +1,323 @@
+"""Running check-ins: due nudges sent once, reminders, closing, reports, clicks, commands.
+
+Time is a FakeClock; the store is the real SQL store on SQLite (PostgreSQL in the
+replica tests); the messenger records what it would deliver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.checkin_commands import checkin_command
+from bot.events import Origin
+from bot.kb import require_knowledge
+from bot.kb.knowledge import Knowledge
+from bot.model import Ref
+from bot.rounds import CheckinService
+from bot.storage.checkins import SqlCheckinStore
+from bot.storage.engine import open_engine
+from bot.storage.migrate import upgrade
+from tests.fakes import FakeClock, RecordingMessenger, _Crash
+
+DATA = Path(__file__).parent / "data" / "checkins"
+KNOWLEDGE = require_knowledge(DATA, today=date(2026, 11, 29))
+ALICE, BOB, CAROL = "U0ALICE01", "U0BOB0001", "U0CAROL01"
+SUNDAY = datetime(2026, 11, 29, 12, tzinfo=UTC)
+MONDAY_10_LONDON = datetime(2026, 11, 30, 10, tzinfo=UTC)
+MONDAY_10_NEW_YORK = datetime(2026, 11, 30, 15, tzinfo=UTC)
+MONDAY_10_LISBON = datetime(2026, 11, 30, 10, tzinfo=UTC)  # carol: platform zone, same as UTC
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqlCheckinStore]:
+    async with open_engine(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}") as engine:
+        await upgrade(engine)
+        yield SqlCheckinStore(engine)
+
+
+def service(
+    store: SqlCheckinStore,
+    messenger: RecordingMessenger,
+    clock: FakeClock,
+    *,
+    knowledge: Knowledge = KNOWLEDGE,
+    owner: str = "replica-1",
+) -> CheckinService:
+    return CheckinService(
+        knowledge=lambda: knowledge,
+        store=store,
+        messenger=messenger,
+        clock=clock,
+        owner=owner,
+        admins=frozenset({"UADMIN"}),
+        save_pause=0.0,
+    )
+
+
+@pytest.fixture
+def messenger() -> RecordingMessenger:
+    return RecordingMessenger(zones={CAROL: "Europe/Lisbon"})
+
+
+async def at(svc: CheckinService, clock: FakeClock, when: datetime) -> None:
+    clock.current = when
+    await svc.tick()
+
+
+async def test_a_weekly_round_from_nudge_to_report(
+    store: SqlCheckinStore, messenger: RecordingMessenger
+) -> None:
+    """Each person is nudged at 10:00 their time, reminded once, and the round reports."""
+    clock = FakeClock(SUNDAY)
+    svc = service(store, messenger, clock)
+    await svc.tick()  # first seen on Sunday: nothing is due yet
+    assert messenger.nudges == []
+    await at(svc, clock, MONDAY_10_LONDON)
+    assert sorted(n.user for n in messenger.firsts) == [ALICE, CAROL]
+    nudge = messenger.sent_to(ALICE)[0]
+    assert nudge.title == "Weekly MLOps practices"
+    assert [q.id for q in nudge.questions] == ["drift", "confidence", "blockers"]
+    first = await svc.answer(ALICE, nudge.round_id, "drift", "yes")
+    assert first == "Thanks! Recorded Yes for: Did your team review the drift dashboards?"
+    await svc.answer(ALICE, nudge.round_id, "confidence", "4")
+
+    await at(svc, clock, MONDAY_10_LONDON + timedelta(hours=4))
+    assert [n.user for n in messenger.nudges if n.reminder] == [CAROL]  # alice answered
+    await at(svc, clock, MONDAY_10_NEW_YORK)
+    (bobs,) = messenger.sent_to(BOB)
+    assert bobs.round_id == nudge.round_id  # one round: the same wall-clock time
+    await svc.answer(BOB, nudge.round_id, "drift", "No")
+    await at(svc, clock, MONDAY_10_NEW_YORK + timedelta(hours=4))
+    assert [n.user for n in messenger.nudges if n.reminder] == [CAROL]  # bob answered too
+
+    await at(svc, clock, MONDAY_10_LONDON + timedelta(days=2))
+    assert messenger.reports == []  # bob's window (New York) is still open
+    await at(svc, clock, MONDAY_10_NEW_YORK + timedelta(days=2))
+    ((channel, text, chart),) = messenger.reports
+    assert channel == "#mlops-practices"
+    assert "2/3" in text
+    assert chart is not None and chart.startswith(b"\x89PNG")
+    late = await svc.answer(CAROL, nudge.round_id, "drift", "Yes")
+    assert late == "This round is closed, so answers can no longer change. Thanks anyway!"
+
+
+async def test_two_replicas_send_each_nudge_once(
+    store: SqlCheckinStore, messenger: RecordingMessenger
+) -> None:
+    """Replicas ticking at the same moment send every nudge exactly once."""
+    clock = FakeClock(SUNDAY)
+    one, two = (service(store, messenger, clock, owner=o) for o in ("r1", "r2"))
+    await one.tick()
+    clock.current = MONDAY_10_NEW_YORK
+    await asyncio.gather(one.tick(), two.tick(), one.tick())
+    assert sorted(n.user for n in messenger.firsts) == [ALICE, BOB, CAROL]
+
+
+async def test_a_crash_after_delivery_sends_no_duplicate(
+    store: SqlCheckinStore, messenger: RecordingMessenger
+) -> None:
+    """A sender killed after Slack took the message: the restart finds it and does not resend."""
+    clock = FakeClock(SUNDAY)
+    await service(store, messenger, clock).tick()
+    clock.current = MONDAY_10_LONDON
+    messenger.crash_after_delivery = True
+    with pytest.raises(_Crash):
+        await service(store, messenger, clock).tick()
+    messenger.crash_after_delivery = False
+    delivered = len(messenger.firsts)
+    clock.current = MONDAY_10_LONDON + timedelta(minutes=5)  # the lease has run out
+    await service(store, messenger, clock, owner="restarted").tick()
+    assert sorted(n.user for n in messenger.firsts) == [ALICE, CAROL]
+    assert len(messenger.firsts) == delivered + 1  # only the one that never went out
+
+
+async def test_occurrences_missed_while_down(
+    store: SqlCheckinStore, messenger: RecordingMessenger
+) -> None:
+    """Down at 10:00: nudges go late while the round is open, and are only recorded after."""
+    clock = FakeClock(SUNDAY)
+    await service(store, messenger, clock).tick()
+    await service(store, messenger, clock).tick()
+    clock.current = MONDAY_10_LONDON + timedelta(hours=6)
+    await service(store, messenger, clock).tick()
+    assert sorted(n.user for n in messenger.firsts) == [ALICE, BOB, CAROL]  # sent late
+
+    other = RecordingMessenger(zones={CAROL: "Europe/Lisbon"})
+    clock.current = datetime(2026, 12, 7, 9, tzinfo=UTC) + timedelta(days=3)  # round closed
+    fresh = service(store, other, clock)
+    await fresh.tick()
+    assert other.firsts == []  # the week that passed unseen is recorded, not sent
+    rounds = await store.rounds("weekly", 10)
+    assert [r.round_key for r in rounds] == ["2026-12-07T10:00", "2026-11-30T10:00"]
+    assert await store.recipients(rounds[0].id) == []  # nobody was sent the missed round
+
+
+async def test_failed_sends_retry_and_unreachable_people_stop(
+    store: SqlCheckinStore, messenger: RecordingMessenger
+) -> None:
+    """A transient failure is retried with backoff; an unreachable person is not retried."""
+    clock = FakeClock(SUNDAY)
+    svc = service(store, messenger, clock)
+    await svc.tick()
+    messenger.failing[ALICE] = 1
+    messenger.unreachable.add(CAROL)
+    await at(svc, clock, MONDAY_10_LONDON)
+    assert messenger.nudges == []
+    await at(svc, clock, MONDAY_10_LONDON + timedelta(seconds=10))
+    assert messenger.nudges == []  # backoff: not yet
+    await at(svc, clock, MONDAY_10_LONDON + timedelta(seconds=30))
+    assert [n.user for n in messenger.firsts] == [ALICE]
+    await at(svc, clock, MONDAY_10_LONDON + timedelta(hours=1))
+    assert messenger.sent_to(CAROL) == []
+
+
+async def test_clicks_only_count_from_the_recipient_and_once(
+    store: SqlCheckinStore, messenger: RecordingMessenger
+) -> None:
+    """Double clicks keep one answer, a wrong clicker is refused, answers can change."""
+    clock = FakeClock(SUNDAY)
+    svc = service(store, messenger, clock)
+    await svc.tick()
+    await at(svc, clock, MONDAY_10_LONDON)
+    round_id = messenger.sent_to(ALICE)[0].round_id
+    for _ in range(2):
+        await svc.answer(ALICE, round_id, "drift", "Partly")
+    await svc.answer(ALICE, round_id, "drift", "Yes")
+    refused = await svc.answer("U0MALLORY", round_id, "drift", "No")
+    assert refused == "This check-in was sent to someone else; only they can answer it."
+    bad = await svc.answer(ALICE, round_id, "confidence", "9")
+    assert bad == "Sorry, that answer does not fit: give a whole number from 1 to 5."
+    assert [(a.person, a.question, a.value) for a in await store.answers(round_id)] == [
+        ("person:alice", "drift", "Yes")
+    ]
+
+
+async def test_later_and_skip(store: SqlCheckinStore, messenger: RecordingMessenger) -> None:
+    """ "Remind me in an hour" brings a reminder then; "skip" stops reminders for the round."""
+    clock = FakeClock(SUNDAY)
+    svc = service(store, messenger, clock)
+    await svc.tick()
+    await at(svc, clock, MONDAY_10_LONDON)
+    round_id = messenger.sent_to(ALICE)[0].round_id
+    assert await svc.later(ALICE, round_id) == "OK, I'll remind you in an hour."
+    assert await svc.skip(CAROL, round_id) == "Skipped this round. See you next time!"
+    await at(svc, clock, MONDAY_10_LONDON + timedelta(hours=1))
+    assert [n.user for n in messenger.nudges if n.reminder] == [ALICE]
+    await at(svc, clock, MONDAY_10_LONDON + timedelta(hours=5))
+    assert [n.user for n in messenger.nudges if n.reminder] == [ALICE]
+
+
+async def test_answers_survive_a_brief_database_outage(
+    store: SqlCheckinStore, messenger: RecordingMessenger
+) -> None:
+    """A write that fails once is retried; one that keeps failing is reported to the user."""
+    from bot.errors import StorageError
+
+    clock = FakeClock(SUNDAY)
+    svc = service(store, messenger, clock)
+    await svc.tick()
+    await at(svc, clock, MONDAY_10_LONDON)
+    round_id = messenger.sent_to(ALICE)[0].round_id
+    real = store.answer
+    failures = {"left": 1}
+
+    async def flaky(*args: object, **kwargs: object) -> None:
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            raise StorageError("database unavailable")
+        await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    store.answer = flaky  # type: ignore[method-assign]
+    assert (await svc.answer(ALICE, round_id, "drift", "Yes")).startswith("Thanks!")
+    failures["left"] = 99
+    lost = await svc.answer(ALICE, round_id, "drift", "No")
+    assert lost == "Sorry, your answer could not be saved just now. Please try again in a minute."
+    store.answer = real  # type: ignore[method-assign]
+    assert [a.value for a in await store.answers(round_id)] == ["Yes"]
+
+
+async def test_anonymous_reports_and_exports_name_nobody(
+    store: SqlCheckinStore, messenger: RecordingMessenger
+) -> None:
+    """An anonymous check-in's report and export never say who answered what."""
+    clock = FakeClock(datetime(2026, 12, 3, tzinfo=UTC))
+    svc = service(store, messenger, clock)
+    await svc.tick()
+    await at(svc, clock, datetime(2026, 12, 4, 9, tzinfo=UTC))
+    pulse = [n for n in messenger.nudges if n.title == "Anonymous pulse"]
+    assert sorted(n.user for n in pulse) == [ALICE, BOB]
+    await svc.answer(ALICE, pulse[0].round_id, "mood", "3")
+    await at(svc, clock, datetime(2026, 12, 5, 9, tzinfo=UTC))
+    (channel, text, _) = messenger.reports[-1]
+    assert channel == "#pulse"
+    for name in ("alice", "Alice", ALICE, "bob", BOB):
+        assert name not in text
+    admin = Origin(platform="slack", user="UADMIN")
+    export = await checkin_command(svc, admin, "export pulse")
+    assert export.attachment is not None
+    csv_text = export.attachment.content.decode()
+    assert "alice" not in csv_text and "person" not in csv_text.splitlines()[0]
+
+
+async def test_commands_and_admin_rights(
+    store: SqlCheckinStore, messenger: RecordingMessenger
+) -> None:
+    """List for all; run, pause and export for admins (by ID or role), refusals audited."""
+    clock = FakeClock(SUNDAY)
+    svc = service(store, messenger, clock)
+    someone = Origin(platform="slack", user=BOB)
+    listing = await checkin_command(svc, someone, "list")
+    assert "weekly: Weekly MLOps practices, `0 10 * * MON` in each recipient's time" in listing.text
+    refused = await checkin_command(svc, someone, "run weekly")
+    assert (
+        refused.text == "Sorry, only opsbot admins can start check-ins. Ask your enablement team."
+    )
+    assert messenger.nudges == []
+    by_role = await checkin_command(svc, Origin(platform="slack", user=ALICE), "run weekly")
+    assert by_role.text == "Started a round of Weekly MLOps practices: 3 people nudged."
+    assert sorted(n.user for n in messenger.firsts) == [ALICE, BOB, CAROL]
+    await checkin_command(svc, Origin(platform="slack", user="UADMIN"), "pause weekly")
+    assert "(paused)" in (await checkin_command(svc, someone, "list")).text
+    clock.current = MONDAY_10_NEW_YORK
+    before = len(messenger.firsts)
+    await svc.tick()
+    assert len(messenger.firsts) == before  # paused: the schedule starts no round
+    report = await checkin_command(svc, someone, "report weekly")
+    assert report.attachment is not None and report.attachment.filename == "weekly.png"
+    unknown = await checkin_command(svc, someone, "run nope")
+    assert unknown.text.startswith("There is no check-in called 'nope'")
+    usage = await checkin_command(svc, someone, "frobnicate")
+    assert usage.text.startswith("Usage: /ops checkin")
+
+
+async def test_knowledge_reloads_change_schedules(
+    store: SqlCheckinStore, messenger: RecordingMessenger
+) -> None:
+    """A check-in removed from the knowledge stops; an added one starts, without restart."""
+    clock = FakeClock(SUNDAY)
+    current = {"knowledge": KNOWLEDGE}
+    svc = CheckinService(
+        knowledge=lambda: current["knowledge"],
+        store=store,
+        messenger=messenger,
+        clock=clock,
+        owner="r1",
+    )
+    await svc.tick()
+    without = Knowledge.of(e for e in KNOWLEDGE if e.ref != Ref(kind="checkin", name="weekly"))
+    current["knowledge"] = without
+    await at(svc, clock, MONDAY_10_NEW_YORK)
+    assert messenger.nudges == []
+    weekly = KNOWLEDGE.entities[Ref(kind="checkin", name="weekly")]
+    daily = replace(weekly, ref=Ref(kind="checkin", name="daily"))
+    spec = replace(weekly.spec, schedule="0 10 * * *")  # type: ignore[type-var]
+    current["knowledge"] = Knowledge.of([*without, replace(daily, spec=spec)])
+    await at(svc, clock, MONDAY_10_NEW_YORK + timedelta(minutes=1))
+    await at(svc, clock, datetime(2026, 12, 1, 15, tzinfo=UTC))
+    assert sorted(n.user for n in messenger.firsts) == [ALICE, BOB, CAROL]

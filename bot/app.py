@@ -39,6 +39,7 @@ from bot.storage.checkins import SqlCheckinStore
 from bot.storage.engine import open_engine, safe_url
 from bot.storage.migrate import upgrade
 from bot.storage.store import SqlStore
+from bot.storage.writer import QuestionWriter
 from bot.web import Served
 
 #: The bot scopes of slack-manifest.yaml, asked for by multi-workspace installs.
@@ -77,6 +78,7 @@ class Bot:
     answers: AnswerEngine
     engine: AsyncEngine
     store: SqlStore
+    questions: QuestionWriter
     clock: Clock
     telemetry: Telemetry | None = None
     handlers: Handlers = field(init=False)
@@ -84,7 +86,7 @@ class Bot:
     def __post_init__(self) -> None:
         self.handlers = Handlers(
             answers=lambda: self.answers,
-            questions=self.store,
+            questions=self.questions,
             clock=self.clock,
             telemetry=self.telemetry,
         )
@@ -101,7 +103,7 @@ class Bot:
         )
         self.handlers = Handlers(
             answers=lambda: self.answers,
-            questions=self.store,
+            questions=self.questions,
             clock=self.clock,
             telemetry=self.telemetry,
             checkins=service,
@@ -138,14 +140,17 @@ async def open_bot(
             knowledge=str(settings.knowledge_dir),
             database=safe_url(engine.url),
         )
-        yield Bot(
-            settings=settings,
-            answers=answers,
-            engine=engine,
-            store=SqlStore(engine),
-            clock=clock,
-            telemetry=telemetry,
-        )
+        store = SqlStore(engine)
+        async with QuestionWriter(store).running() as questions:
+            yield Bot(
+                settings=settings,
+                answers=answers,
+                engine=engine,
+                store=store,
+                questions=questions,
+                clock=clock,
+                telemetry=telemetry,
+            )
 
 
 @asynccontextmanager
@@ -165,7 +170,7 @@ async def serving(settings: Settings, *, clock: Clock | None = None) -> AsyncIte
                 mode = SocketMode(slack.app, token, web_client=slack.client, ping_interval=5)
                 await mode.connect_async()  # type: ignore[no-untyped-call]
                 stack.push_async_callback(mode.close_async)
-        yield Served(ready=bot.readiness, metrics=metrics, slack=slack)
+        yield Served(ready=bot.readiness, metrics=metrics, slack=slack, flush=bot.questions.flush)
 
 
 class SocketMode(AsyncSocketModeHandler):

@@ -50,8 +50,8 @@ class Gap:
 class QuestionLog(Protocol):
     """Where asked questions are recorded, and gaps read back."""
 
-    async def record_question(self, question: AskedQuestion) -> int:
-        """Store the question; return its id."""
+    async def record_question(self, question: AskedQuestion) -> object:
+        """Store the question (or queue it to be stored very soon)."""
         ...
 
     async def record_vote(self, vote: Vote) -> None:

@@ -25,6 +25,7 @@ class Served:
     ready: Probe
     metrics: Metrics
     slack: SlackAdapter | None = None
+    flush: Callable[[], Awaitable[None]] | None = None  # writes what is queued (questions)
 
 
 SERVED: web.AppKey[Served] = web.AppKey("served")

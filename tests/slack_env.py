@@ -54,6 +54,8 @@ class Opsbot:
         slack = self.served.slack
         assert slack is not None
         await slack.drain(5)
+        if self.served.flush is not None:
+            await self.served.flush()
 
     async def rows(self, sql: str) -> list[tuple[Any, ...]]:
         engine = create_engine(self.database_url)

@@ -145,3 +145,16 @@ def test_slack_markup_is_stripped() -> None:
         "see <https://x.example.com|the docs> <!here>"
     )
     assert normalize(text) == "who owns ml platform see the docs"
+
+
+def test_answers_are_remembered_within_bounds(engine: AnswerEngine) -> None:
+    """A repeated question is answered from memory; the memory keeps its size limit."""
+    small = AnswerEngine(engine.knowledge, cache_size=2)
+    first = small.answer("who owns the feature store?")
+    assert small.answer("who owns the feature store?") is first
+    small.answer("what is data drift")
+    small.answer("who is on the sre team")
+    assert small.answer("who owns the feature store?") is not first  # pushed out
+    assert small.answer("who owns the feature store?") == first
+    uncached = AnswerEngine(engine.knowledge, cache_size=0)
+    assert uncached.answer("what is data drift") is not uncached.answer("what is data drift")

@@ -19,6 +19,7 @@ from bot.ports import AskedQuestion, QuestionLog
 from bot.storage.engine import create_engine
 from bot.storage.models import Question
 from bot.storage.store import SqlStore
+from bot.storage.writer import QuestionWriter
 from tests.fakes import asked
 
 SECRET = "s3cret-pw"
@@ -32,12 +33,42 @@ async def finish_aiosqlite_workers() -> None:
             await asyncio.to_thread(thread.join, 5)
 
 
-def test_sql_store_has_the_question_log_signatures() -> None:
-    """The SQL store's methods have exactly the QuestionLog port's signatures."""
-    for name in ("record_question", "gaps"):
-        port = inspect.signature(getattr(QuestionLog, name))
-        assert inspect.signature(getattr(SqlStore, name)) == port
-        assert inspect.iscoroutinefunction(getattr(SqlStore, name))
+@pytest.mark.parametrize("implementation", [SqlStore, QuestionWriter])
+def test_implementations_have_the_question_log_parameters(implementation: type) -> None:
+    """The SQL store and the batching writer take exactly the QuestionLog port's parameters."""
+    for name in ("record_question", "record_vote", "gaps"):
+        port = inspect.signature(getattr(QuestionLog, name)).parameters
+        assert inspect.signature(getattr(implementation, name)).parameters == port
+        assert inspect.iscoroutinefunction(getattr(implementation, name))
+
+
+async def test_the_writer_batches_and_flushes(store: SqlStore) -> None:
+    """Queued questions are written in batches and all of them are there after a flush."""
+    async with QuestionWriter(store).running() as writer:
+        for i in range(1200):
+            await writer.record_question(asked(f"k{i % 7}"))
+        gaps = await writer.gaps(limit=10)
+    assert sum(g.count for g in gaps) == 1200
+
+
+async def test_the_writer_rides_out_a_database_outage(store: SqlStore) -> None:
+    """A batch that fails is retried, so a brief outage loses no question."""
+    writer = QuestionWriter(store)
+    real = store.record_questions
+    failures = {"left": 2}
+
+    async def flaky(questions: list[AskedQuestion]) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise StorageError("database is locked")
+        await real(questions)
+
+    store.record_questions = flaky  # type: ignore[method-assign]
+    async with writer.running():
+        await writer.record_question(asked("during-outage"))
+        await writer.flush()
+    store.record_questions = real  # type: ignore[method-assign]
+    assert [(g.key, g.count) for g in await store.gaps()] == [("during-outage", 1)]
 
 
 async def test_record_stores_every_field(store: SqlStore, engine: AsyncEngine) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Collection
 
 from bot.answers import render
@@ -18,6 +19,7 @@ _FAQ_THRESHOLD = 0.55
 #: A how-to question is most likely an FAQ: a lower bar.
 _HOWTO_FAQ_THRESHOLD = 0.45
 _SUGGESTION_FLOOR = 0.4
+CACHE_SIZE = 4096
 #: An answer this confident needs no second look at the message's other clauses.
 _SURE = 0.95
 _MAX_SUGGESTIONS = 3
@@ -48,9 +50,19 @@ def _better(answer: Answer, than: Answer) -> bool:
 class AnswerEngine:
     """Answers questions about one knowledge base."""
 
-    def __init__(self, knowledge: Knowledge, *, threshold: float = DEFAULT_THRESHOLD) -> None:
+    def __init__(
+        self,
+        knowledge: Knowledge,
+        *,
+        threshold: float = DEFAULT_THRESHOLD,
+        cache_size: int = CACHE_SIZE,
+    ) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise ValueError("threshold must be in [0, 1]")
+        # Answers depend only on the question and this (immutable) knowledge: the same
+        # question asked again is answered from memory until the knowledge is reloaded.
+        self._cache: OrderedDict[tuple[str, Intent | None], Answer] = OrderedDict()
+        self._cache_size = cache_size
         self.knowledge = knowledge
         self.index = EntityIndex(knowledge)
         self.link_titles = EntityIndex(knowledge, link_titles)
@@ -63,6 +75,19 @@ class AnswerEngine:
         A message often carries context around its question ("who owns X? it broke at
         noon"): each clause is tried too, and the most confident answer wins.
         """
+        key = (question, intent)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return cached
+        answer = self._answer_fresh(question, intent)
+        if self._cache_size > 0:
+            self._cache[key] = answer
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return answer
+
+    def _answer_fresh(self, question: str, intent: Intent | None) -> Answer:
         parts = list(dict.fromkeys(fold(p) for p in clauses(strip_markup(question))))
         best = self._answer(parts[0], intent) if parts else self._unknown(())
         if best.confidence >= _SURE or len(parts) < 2:

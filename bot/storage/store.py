@@ -27,24 +27,9 @@ class SqlStore:
     async def record_question(self, question: AskedQuestion) -> int:
         """Store the question; return its id."""
         _require_aware(question.asked_at, "asked_at")
-        values = {
-            "uid": question.uid,
-            "asked_at": question.asked_at,
-            "platform": question.platform,
-            "workspace": question.workspace,
-            "user_id": question.user,
-            "channel": question.channel,
-            "text": question.text,
-            # Over-long keys would be refused by PostgreSQL: group by their prefix.
-            "key": question.key[:KEY_LENGTH],
-            "intent": question.intent,
-            "entity": None if question.entity is None else question.entity[:ENTITY_LENGTH],
-            "confidence": question.confidence,
-            "answered": question.answered,
-        }
         async with self._transaction("recording a question") as conn:
-            result = await conn.execute(insert(Question).values(values).returning(Question.id))
-            return result.scalar_one()
+            statement = insert(Question).values(_row(question)).returning(Question.id)
+            return (await conn.execute(statement)).scalar_one()
 
     async def gaps(self, *, limit: int = 20, since: datetime | None = None) -> list[Gap]:
         """The most-asked unanswered questions, most asked first (ties: most recent first)."""
@@ -79,6 +64,15 @@ class SqlStore:
             Gap(key=row.key, example=row.text, count=int(row.n), last_asked=row.asked_at)
             for row in rows
         ]
+
+    async def record_questions(self, questions: list[AskedQuestion]) -> None:
+        """Store many questions in one transaction."""
+        if not questions:
+            return
+        for question in questions:
+            _require_aware(question.asked_at, "asked_at")
+        async with self._transaction("recording questions") as conn:
+            await conn.execute(insert(Question), [_row(q) for q in questions])
 
     async def record_vote(self, vote: Vote) -> None:
         """Store a vote; the same user voting again on the same answer replaces the vote."""
@@ -128,3 +122,21 @@ def insert_for(conn: AsyncConnection) -> Callable[..., Any]:
 def _require_aware(value: datetime, name: str) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
+
+
+def _row(question: AskedQuestion) -> dict[str, object]:
+    return {
+        "uid": question.uid,
+        "asked_at": question.asked_at,
+        "platform": question.platform,
+        "workspace": question.workspace,
+        "user_id": question.user,
+        "channel": question.channel,
+        "text": question.text,
+        # Over-long keys would be refused by PostgreSQL: group by their prefix.
+        "key": question.key[:KEY_LENGTH],
+        "intent": question.intent,
+        "entity": None if question.entity is None else question.entity[:ENTITY_LENGTH],
+        "confidence": question.confidence,
+        "answered": question.answered,
+    }

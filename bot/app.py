@@ -6,10 +6,11 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import structlog
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -26,9 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.answers import DEFAULT_THRESHOLD, AnswerEngine
 from bot.config import Settings
-from bot.errors import BotError
+from bot.errors import BotError, KnowledgeError
 from bot.handlers import Handlers
 from bot.kb import Knowledge, require_knowledge
+from bot.kb.loader import knowledge_files
 from bot.metrics import Metrics
 from bot.ports import Clock, Messenger, SystemClock, Telemetry
 from bot.rounds import CheckinService
@@ -65,6 +67,18 @@ def answer_engine(knowledge: Knowledge, settings: Settings) -> AnswerEngine:
     return AnswerEngine(knowledge, threshold=DEFAULT_THRESHOLD if threshold is None else threshold)
 
 
+def fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
+    """What changes when a knowledge file is added, removed or edited."""
+    found = []
+    for path in knowledge_files(root) if root.is_dir() else []:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        found.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(found)
+
+
 def load_engine(settings: Settings, clock: Clock) -> AnswerEngine:
     today = clock.now().date()
     return answer_engine(require_knowledge(settings.knowledge_dir, today=today), settings)
@@ -82,8 +96,10 @@ class Bot:
     clock: Clock
     telemetry: Telemetry | None = None
     handlers: Handlers = field(init=False)
+    knowledge_seen: tuple[tuple[str, int, int], ...] = field(init=False)
 
     def __post_init__(self) -> None:
+        self.knowledge_seen = fingerprint(self.settings.knowledge_dir)
         self.handlers = Handlers(
             answers=lambda: self.answers,
             questions=self.questions,
@@ -110,9 +126,28 @@ class Bot:
         )
         return service
 
-    def reload(self) -> None:
-        """Load the knowledge again; on any error keep answering from the old one."""
-        self.answers = load_engine(self.settings, self.clock)
+    def tick_with(self, service: CheckinService) -> Callable[[], Awaitable[object]]:
+        """The periodic work: pick up edited knowledge, then run the check-ins."""
+
+        async def tick() -> object:
+            self.reload_if_changed()
+            return await service.tick()
+
+        return tick
+
+    def reload_if_changed(self) -> bool:
+        """Load the knowledge again if its files changed; keep the old one if it is broken."""
+        seen = fingerprint(self.settings.knowledge_dir)
+        if seen == self.knowledge_seen:
+            return False
+        self.knowledge_seen = seen
+        try:
+            self.answers = load_engine(self.settings, self.clock)
+        except KnowledgeError as exc:
+            log.error("knowledge_reload_failed", problems=exc.problems[:20])
+            return False
+        log.info("knowledge_reloaded", entities=len(self.answers.knowledge))
+        return True
 
     async def readiness(self) -> str | None:
         """None when the database answers and knowledge is loaded, else why not."""
@@ -162,7 +197,9 @@ async def serving(settings: Settings, *, clock: Clock | None = None) -> AsyncIte
         if settings.slack_enabled:
             client = slack_client(settings)
             service = bot.enable_checkins(SlackMessenger(client, metrics))
-            await stack.enter_async_context(ticking(service.tick, seconds=settings.tick_seconds))
+            await stack.enter_async_context(
+                ticking(bot.tick_with(service), seconds=settings.tick_seconds)
+            )
             slack = slack_adapter(bot, metrics, client)
             stack.push_async_callback(slack.drain)
             if settings.slack_app_token is not None:

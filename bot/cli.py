@@ -165,7 +165,7 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
             person = settings.chat_as or console.local_user()
             messenger = console.ConsoleMessenger(sys.stdout, person)
             service = bot.enable_checkins(messenger)
-            async with ticking(service.tick, seconds=settings.tick_seconds):
+            async with ticking(bot.tick_with(service), seconds=settings.tick_seconds):
                 await console.run(
                     bot.handlers.handle,
                     sys.stdin,

@@ -167,3 +167,43 @@ def test_console_script_chat_end_to_end(tmp_path: Path) -> None:
     assert lines[0].startswith("Model monitoring is owned by ML Platform")
     assert lines[1].startswith("ML Platform has 2 members")
     assert (tmp_path / "opsbot.db").exists()  # the embedded default database
+
+
+def test_chat_check_in_round_and_report(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """In the local chat an admin starts a round, gets the nudge, answers; `report` shows it."""
+    monkeypatch.setenv("OPSBOT_KNOWLEDGE_DIR", str(DATA / "checkins"))
+    monkeypatch.setenv("OPSBOT_CHAT_AS", "alice")
+    monkeypatch.setattr(
+        "sys.stdin",
+        io.StringIO(
+            "/ops checkin list\n/ops checkin run weekly\nanswer drift partly\n"
+            "answer confidence 7\nanswer confidence 4\nlater\n"
+        ),
+    )
+    assert main(["chat"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("Check-ins: • weekly: Weekly MLOps practices")
+    assert "opsbot> [check-in] Weekly MLOps practices" in out
+    assert "  drift: Did your team review the drift dashboards? (Yes / Partly / No)" in out
+    assert "Started a round of Weekly MLOps practices: 3 people nudged." in out
+    assert "Thanks! Recorded Partly for: Did your team review the drift dashboards?" in out
+    assert "Sorry, that answer does not fit: give a whole number from 1 to 5." in out
+    assert "OK, I'll remind you in an hour." in out
+
+    assert main(["report", "weekly", "--format", "csv"]) == 0
+    csv_lines = capsys.readouterr().out.splitlines()
+    assert csv_lines[0] == "round,person,question,answer,answered_at"
+    assert sorted(line.split(",")[2:4] for line in csv_lines[1:]) == [
+        ["confidence", "4"],
+        ["drift", "Partly"],
+    ]
+    png = tmp_path / "weekly.png"
+    assert main(["report", "weekly", "--format", "png", "--output", str(png)]) == 0
+    assert png.read_bytes().startswith(b"\x89PNG")
+    capsys.readouterr()
+    assert main(["report", "weekly"]) == 0
+    text = capsys.readouterr().out
+    assert "1/1 answered (100%)" in text  # only alice is reachable on this console
+    assert main(["report", "nope"]) == 1

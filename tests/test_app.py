@@ -1,0 +1,48 @@
+"""The composition root: a running bot picks up edited knowledge and survives bad edits."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from bot.app import open_bot
+from bot.config import load_settings
+
+MINI = Path(__file__).parent / "data" / "mini"
+
+AREA = """
+---
+apiVersion: opsbot/v1
+kind: Area
+metadata: {name: vector-db, title: Vector database}
+spec: {owner: team:ml-platform}
+"""
+
+
+def touch_later(path: Path) -> None:
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+
+
+async def test_knowledge_edits_are_picked_up_and_bad_ones_refused(tmp_path: Path) -> None:
+    """An edit to the knowledge is answered from; a broken edit keeps the last good one."""
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(MINI, knowledge)
+    settings = load_settings(
+        {
+            "OPSBOT_KNOWLEDGE_DIR": str(knowledge),
+            "OPSBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
+        }
+    )
+    async with open_bot(settings) as bot:
+        assert bot.reload_if_changed() is False  # nothing changed
+        assert bot.answers.answer("who owns the vector database").intent == "unknown"
+        org = knowledge / "org.yaml"
+        org.write_text(org.read_text() + AREA)
+        touch_later(org)
+        assert bot.reload_if_changed() is True
+        assert str(bot.answers.answer("who owns the vector database").entity) == "area:vector-db"
+        (knowledge / "broken.yaml").write_text("kind: [\n")
+        assert bot.reload_if_changed() is False
+        assert str(bot.answers.answer("who owns the vector database").entity) == "area:vector-db"

@@ -20,7 +20,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     OPSBOT_PORT=3000 \
     OPSBOT_KNOWLEDGE_DIR=/app/knowledge \
     OPSBOT_DATABASE_URL=sqlite+aiosqlite:////data/opsbot.db \
-    OPSBOT_LOG_FORMAT=json
+    OPSBOT_LOG_FORMAT=json \
+    MPLCONFIGDIR=/tmp/matplotlib
 RUN groupadd --system --gid 10001 opsbot \
  && useradd --system --uid 10001 --gid opsbot --home-dir /app --no-create-home opsbot \
  && mkdir -p /app /data && chown opsbot:opsbot /data

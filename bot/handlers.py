@@ -146,6 +146,15 @@ class Handlers:
                 log.warning("question_not_recorded", platform=platform, error=str(exc))
         return outcome.reply
 
+    async def open_checkins(self, user: str) -> list[tuple[str, str]]:
+        """The user's open check-in rounds (none when check-ins are off or unreachable)."""
+        if self._checkins is None:
+            return []
+        try:
+            return await self._checkins.open_checkins(user)
+        except StorageError:
+            return []
+
     async def vote(self, event: Feedback) -> Reply:
         """Record a "helpful / not helpful" click; one vote per user per answer."""
         vote = Vote(

@@ -196,6 +196,10 @@ class CheckinStore(Protocol):
 
     async def nudge_for(self, round_id: int, user: str) -> Nudge | None: ...
 
+    async def open_for(self, user: str) -> list[Nudge]:
+        """Nudges sent to `user` whose rounds are still open."""
+        ...
+
     async def answer(
         self, round_id: int, person: str, question: str, value: str, at: datetime
     ) -> None:

@@ -320,6 +320,15 @@ class CheckinService:
                 await asyncio.sleep(self._save_pause * (attempt + 1))
         return False
 
+    async def open_checkins(self, user: str) -> list[tuple[str, str]]:
+        """(check-in title, round) for each open round `user` was nudged in."""
+        found = []
+        for nudge in await self.store.open_for(user):
+            checkin = self.knowledge().get(Ref(kind="checkin", name=nudge.checkin))
+            if checkin is not None:
+                found.append((checkin.title, nudge.round_key))
+        return found
+
     # -- manual rounds and admin -----------------------------------------------------
 
     def is_admin(self, user: str | None) -> bool:

@@ -179,3 +179,21 @@ async def test_unreachable_people_are_not_retried(world: World) -> None:
     world.clock.current += timedelta(hours=1)
     await world.service.tick()
     assert len(world.slack.calls_to("chat.postMessage")) == first
+
+
+async def test_app_home_lists_open_check_ins(world: World) -> None:
+    """The Home tab shows the check-in rounds still waiting for the user's answers."""
+    from tests.slack_fake import event_body
+
+    await world.service.tick()
+    world.clock.current = MONDAY_10_NEW_YORK
+    await world.service.tick()
+    event = {"type": "app_home_opened", "user": ALICE, "channel": "D1", "tab": "home"}
+    body = event_body(event)
+    headers = {"Content-Type": "application/json", **sign(body, SECRET)}
+    assert (await world.adapter.http(body, headers)).status == 200
+    await world.adapter.drain(5)
+    (call,) = world.slack.calls_to("views.publish")
+    shown = json.dumps(call.json("view"))
+    assert "*Your open check-ins* (answer in your DMs)" in shown
+    assert "Weekly MLOps practices (2026-11-30T10:00)" in shown

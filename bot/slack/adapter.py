@@ -300,7 +300,7 @@ class SlackAdapter:
             self._later(self._publish_home(user, client))
 
     async def _publish_home(self, user: str, client: AsyncWebClient) -> None:
-        view = self._renderer().home(user)
+        view = self._renderer().home(user, await self.handlers.open_checkins(user))
         await self._call("views.publish", client.views_publish(user_id=user, view=view))
 
     async def _on_error(self, error: Exception, body: dict[str, Any]) -> BoltResponse:

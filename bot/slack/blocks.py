@@ -7,6 +7,7 @@ mentions and disguised links show as text and never ping or mislead anyone.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from bot.answers.render import KIND_LABELS, first_paragraph
@@ -261,8 +262,10 @@ class SlackRenderer:
 
     # -- App Home ------------------------------------------------------------------
 
-    def home(self, slack_user: str) -> dict[str, Any]:
-        """The Home tab: what the bot answers, and the user's teams with what they own."""
+    def home(
+        self, slack_user: str, open_checkins: Sequence[tuple[str, str]] = ()
+    ) -> dict[str, Any]:
+        """The Home tab: what the bot answers, the user's open check-ins, their teams."""
         blocks: list[Block] = [
             {"type": "header", "text": plain("opsbot", 150)},
             section(
@@ -275,6 +278,11 @@ class SlackRenderer:
             ),
             {"type": "divider"},
         ]
+        if open_checkins:
+            lines = [f"• {escape(title)} ({escape(key)})" for title, key in open_checkins[:10]]
+            blocks.append(
+                section("*Your open check-ins* (answer in your DMs)\n" + "\n".join(lines))
+            )
         person = self._person(slack_user)
         if person is None:
             blocks.append(section("_You are not in the knowledge base yet._"))

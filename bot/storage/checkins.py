@@ -255,6 +255,21 @@ class SqlCheckinStore:
             found = await self._nudges(conn, ids[:1])
         return found[0] if found else None
 
+    async def open_for(self, user: str) -> list[Nudge]:
+        """Nudges sent to `user` whose rounds are still open."""
+        query = (
+            select(CheckinNudge.id)
+            .join(CheckinRound, CheckinRound.id == CheckinNudge.round_id)
+            .where(
+                CheckinNudge.user_id == user,
+                CheckinNudge.state == "sent",
+                CheckinRound.closed_at.is_(None),
+            )
+            .order_by(CheckinNudge.id)
+        )
+        async with self._transaction("finding open check-ins") as conn:
+            return await self._nudges(conn, list((await conn.execute(query)).scalars()))
+
     async def answer(
         self, round_id: int, person: str, question: str, value: str, at: datetime
     ) -> None:

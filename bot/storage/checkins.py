@@ -8,18 +8,17 @@ decides; no replica needs to know about the others.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, case, exists, insert, or_, select, update
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.ports import NewNudge, Nudge, Round, StoredAnswer
-from bot.storage.engine import storage_error
+from bot.storage.engine import transaction
 from bot.storage.models import (
     AuditEntry,
     CheckinAnswer,
@@ -367,13 +366,8 @@ class SqlCheckinStore:
         )
         return [_nudge(r, lease_expired) for r in (await conn.execute(query)).all()]
 
-    @asynccontextmanager
-    async def _transaction(self, action: str) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with self._engine.begin() as conn:
-                yield conn
-        except (SQLAlchemyError, OSError) as exc:
-            raise storage_error(action, self._engine.url, exc) from exc
+    def _transaction(self, action: str) -> AbstractAsyncContextManager[AsyncConnection]:
+        return transaction(self._engine, action)
 
 
 def _round(row: Row[Any]) -> Round:

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import URL, event, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from bot.errors import StorageError
@@ -73,6 +73,16 @@ def parse_url(url: str) -> URL:
 def safe_url(url: URL) -> str:
     """`url` as text with its password masked."""
     return url.render_as_string(hide_password=True)
+
+
+@asynccontextmanager
+async def transaction(engine: AsyncEngine, action: str) -> AsyncIterator[AsyncConnection]:
+    """A transaction on `engine`; any database failure becomes a `StorageError`."""
+    try:
+        async with engine.begin() as conn:
+            yield conn
+    except (SQLAlchemyError, OSError) as exc:
+        raise storage_error(action, engine.url, exc) from exc
 
 
 def storage_error(action: str, url: URL, exc: BaseException) -> StorageError:

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import false, func, insert, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.ports import AskedQuestion, Gap, Vote
-from bot.storage.engine import storage_error
+from bot.storage.engine import transaction
 from bot.storage.models import ENTITY_LENGTH, KEY_LENGTH, EventClaim, Question
 from bot.storage.models import Vote as VoteRow
 
@@ -105,13 +104,8 @@ class SqlStore:
         async with self._transaction("pinging the database") as conn:
             await conn.execute(text("SELECT 1"))
 
-    @asynccontextmanager
-    async def _transaction(self, action: str) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with self._engine.begin() as conn:
-                yield conn
-        except (SQLAlchemyError, OSError) as exc:
-            raise storage_error(action, self._engine.url, exc) from exc
+    def _transaction(self, action: str) -> AbstractAsyncContextManager[AsyncConnection]:
+        return transaction(self._engine, action)
 
 
 def insert_for(conn: AsyncConnection) -> Callable[..., Any]:

@@ -159,10 +159,13 @@ class CheckinService:
         """Send what this replica could take; (sent, failed)."""
         sent = failed = 0
         limit = asyncio.Semaphore(SENDERS)
+        rounds: dict[int, Round | None] = {}
 
         async def one(nudge: Nudge) -> bool:
             async with limit:
-                return await self._send_one(nudge, now)
+                if nudge.round_id not in rounds:
+                    rounds[nudge.round_id] = await self.store.round(nudge.round_id)
+                return await self._send_one(nudge, rounds[nudge.round_id], now)
 
         while batch := await self.store.take_due(now, self._owner, LEASE, BATCH):
             results = await asyncio.gather(*(one(n) for n in batch))
@@ -170,9 +173,8 @@ class CheckinService:
             failed += len(results) - sum(results)
         return sent, failed
 
-    async def _send_one(self, nudge: Nudge, now: datetime) -> bool:
+    async def _send_one(self, nudge: Nudge, round_: Round | None, now: datetime) -> bool:
         checkin = self.knowledge().get(Ref(kind="checkin", name=nudge.checkin))
-        round_ = await self.store.round(nudge.round_id)
         if checkin is None or round_ is None or round_.closed_at is not None or nudge.user is None:
             if nudge.user is None:
                 await self.store.failed(nudge.id, "no chat user ID in the knowledge", None)

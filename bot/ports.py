@@ -180,6 +180,10 @@ class CheckinStore(Protocol):
         """Move nudges that may be sent now to "sending", leased to `owner`; return them."""
         ...
 
+    async def renew(self, nudge_id: int, owner: str, until: datetime) -> bool:
+        """Extend `owner`'s lease right before sending; False if it is no longer theirs."""
+        ...
+
     async def sent(self, nudge_id: int, channel: str, ts: str, at: datetime) -> None: ...
 
     async def failed(self, nudge_id: int, error: str, retry_at: datetime | None) -> None:

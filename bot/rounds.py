@@ -181,6 +181,10 @@ class CheckinService:
             else:
                 await self.store.missed(nudge.id)
             return False
+        # A batch can outlive its lease while it waits for a free sender: take the lease
+        # again now, so a replica that took this nudge over in the meantime sends it alone.
+        if not await self.store.renew(nudge.id, self._owner, self._clock.now() + LEASE):
+            return False
         if nudge.lease_expired:
             # Its sender vanished mid-send: the message may have gone out. Look first.
             found = await self._messenger.find_nudge(nudge.user, nudge.key)

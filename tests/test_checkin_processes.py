@@ -213,11 +213,13 @@ async def test_a_killed_process_and_its_restart_send_no_duplicate(
                 slack.add_user(uid, tz=PLATFORM_ZONE)
         await run_worker(database, knowledge, slack, SATURDAY, "first")
         doomed = await start_worker(database, knowledge, slack, MONDAY_EVENING, "doomed")
-        # Twenty senders at a time: once the second wave is posting, the first is stored as
-        # sent, the second is at Slack but unanswered, and the rest were never posted.
-        await slack.wait_for("chat.postMessage", 21, timeout=WORKER_SECONDS)
-        doomed.kill()
-        await doomed.wait()
+        try:
+            # Twenty senders at a time: once the second wave is posting, the first is stored
+            # as sent, the second is at Slack but unanswered, and the rest were never posted.
+            await slack.wait_for("chat.postMessage", 21, timeout=WORKER_SECONDS)
+        finally:
+            doomed.kill()  # SIGKILL: no cleanup, no goodbye to the database
+            await doomed.wait()
 
         states = await nudge_states(database)
         at_slack = {uid for uid in users if slack.messages(uid)}

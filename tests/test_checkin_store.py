@@ -170,3 +170,15 @@ async def test_replicas_hand_out_each_nudge_once(postgres_url: str) -> None:
     finally:
         for e in engines:
             await e.dispose()
+
+
+async def test_a_lease_taken_over_cannot_be_renewed(engine: AsyncEngine) -> None:
+    """A sender whose lease ran out and was taken over may not send: renewing fails."""
+    store = await store_on(engine)
+    await store.claim([nudge("a")], T0)
+    (mine,) = await store.take_due(T0, "slow", LEASE, 100)
+    assert await store.renew(mine.id, "slow", T0 + LEASE) is True
+    (theirs,) = await store.take_due(T0 + 2 * LEASE, "other", LEASE, 100)
+    assert theirs.lease_expired is True
+    assert await store.renew(mine.id, "slow", T0 + 3 * LEASE) is False
+    assert await store.renew(theirs.id, "other", T0 + 3 * LEASE) is True

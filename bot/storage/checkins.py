@@ -173,6 +173,20 @@ class SqlCheckinStore:
                 taken += await self._nudges(conn, got, lease_expired=was_sending)
         return taken
 
+    async def renew(self, nudge_id: int, owner: str, until: datetime) -> bool:
+        """Extend `owner`'s lease right before sending; False if it is no longer theirs."""
+        async with self._transaction("renewing a lease") as conn:
+            result = await conn.execute(
+                update(CheckinNudge)
+                .where(
+                    CheckinNudge.id == nudge_id,
+                    CheckinNudge.state == "sending",
+                    CheckinNudge.owner == owner,
+                )
+                .values(next_attempt_at=until)
+            )
+            return result.rowcount == 1
+
     async def sent(self, nudge_id: int, channel: str, ts: str, at: datetime) -> None:
         async with self._transaction("marking a nudge sent") as conn:
             await conn.execute(

@@ -100,11 +100,15 @@ class Bot:
 
     def __post_init__(self) -> None:
         self.knowledge_seen = fingerprint(self.settings.knowledge_dir)
-        self.handlers = Handlers(
+        self.handlers = self._handlers(None)
+
+    def _handlers(self, checkins: CheckinService | None) -> Handlers:
+        return Handlers(
             answers=lambda: self.answers,
             questions=self.questions,
             clock=self.clock,
             telemetry=self.telemetry,
+            checkins=checkins,
         )
 
     def enable_checkins(self, messenger: Messenger) -> CheckinService:
@@ -117,13 +121,7 @@ class Bot:
             owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
             admins=frozenset(self.settings.admins),
         )
-        self.handlers = Handlers(
-            answers=lambda: self.answers,
-            questions=self.questions,
-            clock=self.clock,
-            telemetry=self.telemetry,
-            checkins=service,
-        )
+        self.handlers = self._handlers(service)
         return service
 
     def tick_with(self, service: CheckinService) -> Callable[[], Awaitable[object]]:

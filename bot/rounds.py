@@ -124,21 +124,36 @@ class CheckinService:
         spec = _spec(checkin)
         people = audience(self.knowledge(), spec)
         zones = {p.ref: recipient_zone(spec, p, await self._platform_zone(p, spec)) for p in people}
+        by_ref = {p.ref: p for p in people}
         nudges = [
-            NewNudge(
-                key=d.key,
-                checkin=d.checkin,
-                round_key=d.round_key,
-                person=str(d.person),
-                user=self._messenger.address(self.knowledge().entities[d.person]),
-                occurrence=d.occurrence,
-                remind_at=None if spec.remind_after is None else d.occurrence + spec.remind_after,
-                closes_at=d.occurrence + spec.close_after,
-                missed=now >= d.occurrence + spec.close_after,
-            )
+            self._new_nudge(checkin, by_ref[d.person], d.key, d.round_key, d.occurrence, now)
             for d in due(checkin, people, zones, start, end)
         ]
         return await self.store.claim(nudges, now)
+
+    def _new_nudge(
+        self,
+        checkin: Entity,
+        person: Entity,
+        key: str,
+        round_key: str,
+        occurrence: datetime,
+        now: datetime,
+    ) -> NewNudge:
+        """The nudge of one occurrence for one person; missed if its round closed already."""
+        spec = _spec(checkin)
+        closes_at = occurrence + spec.close_after
+        return NewNudge(
+            key=key,
+            checkin=checkin.ref.name,
+            round_key=round_key,
+            person=str(person.ref),
+            user=self._messenger.address(person),
+            occurrence=occurrence,
+            remind_at=None if spec.remind_after is None else occurrence + spec.remind_after,
+            closes_at=closes_at,
+            missed=now >= closes_at,
+        )
 
     async def _platform_zone(self, person: Entity, spec: CheckInSpec) -> str | None:
         """The platform's idea of a recipient's zone, asked only when the knowledge has none."""
@@ -353,15 +368,8 @@ class CheckinService:
         spec = _spec(checkin)
         key = f"manual {now.strftime('%Y-%m-%dT%H:%M:%S')}"
         nudges = [
-            NewNudge(
-                key=f"{checkin.ref.name}|{person.ref}|{key}",
-                checkin=checkin.ref.name,
-                round_key=key,
-                person=str(person.ref),
-                user=self._messenger.address(person),
-                occurrence=now,
-                remind_at=None if spec.remind_after is None else now + spec.remind_after,
-                closes_at=now + spec.close_after,
+            self._new_nudge(
+                checkin, person, f"{checkin.ref.name}|{person.ref}|{key}", key, now, now
             )
             for person in audience(self.knowledge(), spec)
         ]

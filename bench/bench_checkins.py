@@ -1,13 +1,14 @@
 """Check-in delivery under Slack's rate limits, then answer clicks, through a running opsbot.
 
     python bench/bench_checkins.py [--recipients 2000] [--cap 80] [--burst 20]
-        [--clicks 500] [--click-seconds 60] [--senders N] [--tick-seconds 1]
+        [--clicks 500] [--click-seconds 60] [--posts-per-second R] [--senders N]
+        [--tick-seconds 1]
 
 One round of a check-in falls due for every recipient at once. opsbot runs as `opsbot
 serve` does (`bot.app.serving` inside `bot.web.create_app`, its scheduler ticking every
 --tick-seconds) on 127.0.0.1, with a clock that is real time shifted so that the round
 falls due a moment after start-up. It sends through the real `SlackMessenger` and Web
-API client (slack_sdk's retry handlers, 429 + Retry-After) to the fake Slack of
+API client (bot.slack.client: paced, paused together on 429 + Retry-After) to the fake Slack of
 tests/slack_fake.py, which enforces a workspace-wide cap (token bucket: --burst at once,
 then --cap per second) and a per-channel limit on chat.postMessage (--channel-rate per
 second, bursts of --channel-burst). Printed: wall time from the round falling due to the
@@ -25,13 +26,10 @@ server of OPSBOT_BENCH_POSTGRES_URL when that is set (dropped afterwards).
 Goals (issue): wall time within 1.2x of the rate-limit minimum, 0 duplicates, 0 lost,
 every click stored once. Exits 1 when a goal is missed.
 
-Experiments (off by default; the first line printed says which are on), to weigh fixes
-without editing bot/: --senders N and --batch N override bot.rounds.SENDERS and
-bot.rounds.BATCH; --pace R makes the Web
-API client wait for a token of its own bucket (R per second, bursts of --burst) before
-each call, so it keeps under the cap instead of bouncing off it; --no-jitter retries a
-429 after exactly Retry-After seconds instead of slack_sdk's Retry-After + random()
-(0 to 1 s).
+The bot paces chat.postMessage at OPSBOT_SLACK_POSTS_PER_SECOND, which the bench sets
+to --posts-per-second: by default the fake's --cap, as an operator who knows the
+workspace's limit would; --posts-per-second 0 shows the bot unpaced, living on 429s
+alone. --senders N overrides bot.rounds.SENDERS.
 """
 
 from __future__ import annotations
@@ -57,8 +55,6 @@ import aiohttp
 import structlog
 import yaml
 from aiohttp import web
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -70,7 +66,6 @@ import bot.app  # noqa: E402
 import bot.rounds  # noqa: E402
 from bot.app import serving  # noqa: E402
 from bot.config import load_settings  # noqa: E402
-from bot.slack.adapter import web_client  # noqa: E402
 from bot.storage.checkins import SqlCheckinStore  # noqa: E402
 from bot.storage.engine import open_engine  # noqa: E402
 from bot.storage.migrate import upgrade  # noqa: E402
@@ -191,69 +186,6 @@ class LogCounter:
                 seen[f"{record.levelname.lower()}:{record.name}: {message}"] += 1
 
         return Counting(logging.WARNING)
-
-
-# --- experiments: a paced client, a retry without jitter ------------------------------------
-
-
-class Pacer:
-    """A client-side token bucket: `burst` calls at once, then `rate` per second, FIFO."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate, self.burst = rate, burst
-        self.tokens, self.stamp = float(burst), time.monotonic()
-        self.lock = asyncio.Lock()
-
-    async def take(self) -> None:
-        async with self.lock:
-            while True:
-                now = time.monotonic()
-                self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-                self.stamp = now
-                if self.tokens >= 1:
-                    self.tokens -= 1
-                    return
-                await asyncio.sleep((1 - self.tokens) / self.rate)
-
-
-class ExactRetryAfter(AsyncRateLimitErrorRetryHandler):
-    """slack_sdk's 429 handler, waiting exactly Retry-After (no random second on top)."""
-
-    async def prepare_for_next_attempt_async(  # type: ignore[override]
-        self, *, state: Any, request: Any, response: Any = None, error: Any = None
-    ) -> None:
-        if response is None:
-            raise error
-        state.next_attempt_requested = True
-        values = {k.lower(): v for k, v in response.headers.items()}.get("retry-after", ["1"])
-        await asyncio.sleep(int(values[0]))
-        state.increment_current_attempt()
-
-
-def experimental_client(args: argparse.Namespace) -> Any:
-    """`bot.app.web_client`, changed as the experiment flags say."""
-    pacer = Pacer(args.pace, args.burst) if args.pace else None
-
-    def build(token: str | None, base_url: str | None) -> AsyncWebClient:
-        client = web_client(token, base_url)
-        if args.no_jitter:
-            client.retry_handlers = [
-                ExactRetryAfter(max_retry_count=h.max_retry_count)
-                if isinstance(h, AsyncRateLimitErrorRetryHandler)
-                else h
-                for h in client.retry_handlers
-            ]
-        if pacer is not None:
-            call = client.api_call
-
-            async def paced(api_method: str, **kwargs: Any) -> Any:
-                await pacer.take()
-                return await call(api_method, **kwargs)
-
-            client.api_call = paced  # type: ignore[method-assign]
-        return client
-
-    return build
 
 
 @dataclass
@@ -451,10 +383,6 @@ async def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, handlers=[counter.handler()], force=True)
     if args.senders is not None:
         bot.rounds.SENDERS = args.senders
-    if args.batch is not None:
-        bot.rounds.BATCH = args.batch
-    if args.pace or args.no_jitter:
-        bot.app.web_client = experimental_client(args)  # type: ignore[attr-defined]
     with tempfile.TemporaryDirectory(prefix="opsbot-bench-") as tmp_name:
         tmp = Path(tmp_name)
         knowledge = tmp / "knowledge"
@@ -477,6 +405,7 @@ async def run(args: argparse.Namespace) -> int:
                     "SLACK_SIGNING_SECRET": SECRET,
                     "SLACK_API_URL": slack.api_url,
                     "OPSBOT_TICK_SECONDS": str(args.tick_seconds),
+                    "OPSBOT_SLACK_POSTS_PER_SECOND": str(posts_per_second(args)),
                 }
             )
             runner = web.AppRunner(create_app(lambda: serving(settings, clock=clock)))
@@ -489,9 +418,9 @@ async def run(args: argparse.Namespace) -> int:
                 print(
                     f"round of {args.recipients} DMs; workspace cap {args.cap}/s "
                     f"(burst {args.burst}), chat.postMessage {args.channel_rate}/s per channel "
-                    f"(burst {args.channel_burst}); SENDERS={bot.rounds.SENDERS}, "
-                    f"BATCH={bot.rounds.BATCH}, tick every {args.tick_seconds} s; "
-                    f"database {url.split(':')[0]}; experiments: {experiments(args)}",
+                    f"(burst {args.channel_burst}); bot paced at "
+                    f"{posts_per_second(args):g}/s, SENDERS={bot.rounds.SENDERS}, "
+                    f"tick every {args.tick_seconds} s; database {url.split(':')[0]}",
                     flush=True,
                 )
                 sent = await deliver(args, slack, clock, url)
@@ -516,14 +445,8 @@ async def run(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def experiments(args: argparse.Namespace) -> str:
-    on = [
-        args.senders is not None and f"SENDERS={args.senders}",
-        args.batch is not None and f"BATCH={args.batch}",
-        args.pace and f"client paced at {args.pace:g}/s",
-        args.no_jitter and "429 retried after exactly Retry-After",
-    ]
-    return ", ".join(str(e) for e in on if e) or "none"
+def posts_per_second(args: argparse.Namespace) -> float:
+    return args.cap if args.posts_per_second is None else args.posts_per_second
 
 
 def report_delivery(sent: Delivery, args: argparse.Namespace) -> None:
@@ -567,9 +490,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tick-seconds", type=float, default=1.0)
     parser.add_argument("--timeout", type=float, default=600.0, help="give up delivering after")
     parser.add_argument("--senders", type=int, default=None, help="override bot.rounds.SENDERS")
-    parser.add_argument("--batch", type=int, default=None, help="override bot.rounds.BATCH")
-    parser.add_argument("--pace", type=float, default=0.0, help="client-side calls per second")
-    parser.add_argument("--no-jitter", action="store_true", help="429: sleep Retry-After only")
+    parser.add_argument(
+        "--posts-per-second", type=float, default=None, help="the bot's pace (default: --cap)"
+    )
     return parser.parse_args(argv)
 
 

@@ -35,7 +35,8 @@ from bot.metrics import Metrics
 from bot.ports import Clock, Messenger, SystemClock, Telemetry
 from bot.rounds import CheckinService
 from bot.scheduler import ticking
-from bot.slack.adapter import SlackAdapter, web_client
+from bot.slack.adapter import SlackAdapter
+from bot.slack.client import web_client
 from bot.slack.messenger import SlackMessenger
 from bot.storage.checkins import SqlCheckinStore
 from bot.storage.engine import open_engine, safe_url
@@ -222,7 +223,11 @@ class SocketMode(AsyncSocketModeHandler):
 def slack_client(settings: Settings) -> AsyncWebClient:
     """The Web API client: the bot token, or none when each workspace brings its own."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    return web_client(None if settings.slack_oauth else token, settings.slack_api_url)
+    return web_client(
+        None if settings.slack_oauth else token,
+        settings.slack_api_url,
+        posts_per_second=settings.slack_posts_per_second,
+    )
 
 
 def slack_adapter(bot: Bot, telemetry: Telemetry, client: AsyncWebClient) -> SlackAdapter:

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     tick_seconds: float = Field(
         default=30.0, gt=0, le=3600, validation_alias=AliasChoices("OPSBOT_TICK_SECONDS")
     )
+    slack_posts_per_second: float = Field(
+        default=5.0, ge=0, le=1000, validation_alias=AliasChoices("OPSBOT_SLACK_POSTS_PER_SECOND")
+    )
     slack_client_id: str | None = Field(
         default=None, validation_alias=AliasChoices("SLACK_CLIENT_ID")
     )

@@ -42,7 +42,9 @@ from bot.reports import report_chart, report_text
 log = structlog.get_logger(__name__)
 
 LEASE = timedelta(minutes=2)
+#: Reminders taken per query.
 BATCH = 200
+#: Nudges in flight at once per replica (the client's pacing sets the rate).
 SENDERS = 20
 MAX_ATTEMPTS = 8
 FIRST_RETRY = timedelta(seconds=30)
@@ -171,22 +173,41 @@ class CheckinService:
         return self._zones[user]
 
     async def send(self, now: datetime) -> tuple[int, int]:
-        """Send what this replica could take; (sent, failed)."""
-        sent = failed = 0
-        limit = asyncio.Semaphore(SENDERS)
+        """Send what this replica can take, SENDERS at a time; (sent, failed).
+
+        Nudges are taken a few at a time as senders free up, so one slow or rate-limited
+        send holds up nothing but itself, and a nudge waits in memory only briefly
+        under its lease.
+        """
+        queue: asyncio.Queue[Nudge] = asyncio.Queue(maxsize=SENDERS)
         rounds: dict[int, Round | None] = {}
+        counts = {True: 0, False: 0}
 
-        async def one(nudge: Nudge) -> bool:
-            async with limit:
-                if nudge.round_id not in rounds:
-                    rounds[nudge.round_id] = await self.store.round(nudge.round_id)
-                return await self._send_one(nudge, rounds[nudge.round_id], now)
+        async def sender() -> None:
+            while True:
+                nudge = await queue.get()
+                try:
+                    if nudge.round_id not in rounds:
+                        rounds[nudge.round_id] = await self.store.round(nudge.round_id)
+                    counts[await self._send_one(nudge, rounds[nudge.round_id], now)] += 1
+                except StorageError as exc:  # its lease runs out; a later pass looks first
+                    counts[False] += 1
+                    log.warning("nudge_not_recorded", checkin=nudge.checkin, error=str(exc))
+                finally:
+                    queue.task_done()
 
-        while batch := await self.store.take_due(now, self._owner, LEASE, BATCH):
-            results = await asyncio.gather(*(one(n) for n in batch))
-            sent += sum(results)
-            failed += len(results) - sum(results)
-        return sent, failed
+        async with asyncio.TaskGroup() as group:
+            senders = [group.create_task(sender()) for _ in range(SENDERS)]
+            try:
+                while batch := await self.store.take_due(now, self._owner, LEASE, SENDERS):
+                    for nudge in batch:
+                        await queue.put(nudge)
+            except StorageError as exc:  # what was taken is still sent
+                log.warning("nudges_not_taken", error=str(exc))
+            await queue.join()
+            for task in senders:
+                task.cancel()
+        return counts[True], counts[False]
 
     async def _send_one(self, nudge: Nudge, round_: Round | None, now: datetime) -> bool:
         checkin = self.knowledge().get(Ref(kind="checkin", name=nudge.checkin))
@@ -201,8 +222,13 @@ class CheckinService:
         if not await self.store.renew(nudge.id, self._owner, self._clock.now() + LEASE):
             return False
         if nudge.lease_expired:
-            # Its sender vanished mid-send: the message may have gone out. Look first.
-            found = await self._messenger.find_nudge(nudge.user, nudge.key)
+            # Its sender vanished mid-send: the message may have gone out. Look first;
+            # if we cannot look, the lease runs out again and a later pass looks.
+            try:
+                found = await self._messenger.find_nudge(nudge.user, nudge.key)
+            except DeliveryFailed as exc:
+                log.warning("nudge_not_checked", checkin=nudge.checkin, error=str(exc))
+                return False
             if found is not None:
                 await self.store.sent(nudge.id, found.channel, found.ts, now)
                 return True

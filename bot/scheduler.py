@@ -23,24 +23,31 @@ STOP_SECONDS = 10.0
 async def ticking(
     tick: Callable[[], Awaitable[object]], *, seconds: float
 ) -> AsyncIterator[AsyncIOScheduler]:
-    """Run `tick` now and every `seconds` until the context ends; failures are logged."""
+    """Run `tick` now and every `seconds` until the context ends; failures are logged.
 
-    running: set[asyncio.Task[object]] = set()
+    The job only starts the tick as a task of ours and returns, so APScheduler never
+    holds (or, at shutdown, cancels) a tick under way; a tick still running when the
+    next one is due is left to finish and that beat is skipped.
+    """
+    running: set[asyncio.Task[None]] = set()
 
     async def guarded() -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            running.add(task)
         try:
             await tick()
         except Exception as exc:  # the one catch-all of the scheduled path
             log.exception("tick_failed", error=repr(exc))
-        finally:
-            running.discard(task)
+
+    async def beat() -> None:
+        if running:
+            log.debug("tick_skipped", reason="the last tick is still running")
+            return
+        task = asyncio.get_running_loop().create_task(guarded())
+        running.add(task)
+        task.add_done_callback(running.discard)
 
     scheduler = AsyncIOScheduler(timezone=UTC)
     scheduler.add_job(
-        guarded,
+        beat,
         "interval",
         seconds=seconds,
         next_run_time=datetime.now(UTC),

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.kb import require_knowledge
 from bot.metrics import Metrics
 from bot.rounds import CheckinService
-from bot.slack.adapter import web_client
+from bot.slack.client import web_client
 from bot.slack.messenger import SlackMessenger
 from bot.storage.checkins import SqlCheckinStore
 from bot.storage.engine import open_engine

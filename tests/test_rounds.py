@@ -19,6 +19,7 @@ from bot.events import Origin
 from bot.kb import require_knowledge
 from bot.kb.knowledge import Knowledge
 from bot.model import Ref
+from bot.ports import Delivered, NudgeMessage
 from bot.rounds import CheckinService
 from bot.storage.checkins import SqlCheckinStore
 from bot.storage.engine import open_engine
@@ -119,6 +120,38 @@ async def test_two_replicas_send_each_nudge_once(
     assert sorted(n.user for n in messenger.firsts) == [ALICE, BOB, CAROL]
 
 
+class HoldingMessenger(RecordingMessenger):
+    """Holds one person's nudge until everyone else's has gone out."""
+
+    def __init__(self, held: str, others: int) -> None:
+        super().__init__(zones={CAROL: "Europe/Lisbon"})
+        self.held, self.others = held, others
+        self.released = asyncio.Event()
+
+    async def nudge(self, message: NudgeMessage) -> Delivered:
+        if message.user == self.held:
+            await self.released.wait()
+        delivered = await super().nudge(message)
+        if len(self.firsts) == self.others:
+            self.released.set()
+        return delivered
+
+
+async def test_a_slow_send_holds_up_nothing_but_itself(
+    store: SqlCheckinStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Senders take the next nudge as they free up, not when a whole batch is done."""
+    monkeypatch.setattr("bot.rounds.SENDERS", 2)
+    slow = HoldingMessenger(held=ALICE, others=2)
+    clock = FakeClock(SUNDAY)
+    await service(store, slow, clock).tick()
+    clock.current = MONDAY_10_NEW_YORK  # alice, bob and carol are all due
+    result = await asyncio.wait_for(service(store, slow, clock).tick(), timeout=5)
+    assert result.sent == 3
+    assert [n.user for n in slow.firsts][-1] == ALICE  # taken first, sent last
+    assert sorted(n.user for n in slow.firsts) == [ALICE, BOB, CAROL]
+
+
 async def test_a_crash_after_delivery_sends_no_duplicate(
     store: SqlCheckinStore, messenger: RecordingMessenger
 ) -> None:
@@ -127,8 +160,9 @@ async def test_a_crash_after_delivery_sends_no_duplicate(
     await service(store, messenger, clock).tick()
     clock.current = MONDAY_10_LONDON
     messenger.crash_after_delivery = True
-    with pytest.raises(_Crash):
+    with pytest.raises(BaseExceptionGroup) as died:  # the senders are a task group
         await service(store, messenger, clock).tick()
+    assert died.group_contains(_Crash)
     messenger.crash_after_delivery = False
     delivered = len(messenger.firsts)
     clock.current = MONDAY_10_LONDON + timedelta(minutes=5)  # the lease has run out

@@ -15,7 +15,8 @@ from bot.events import answer_payload, round_payload
 from bot.handlers import Handlers
 from bot.metrics import Metrics
 from bot.rounds import CheckinService
-from bot.slack.adapter import SlackAdapter, web_client
+from bot.slack.adapter import SlackAdapter
+from bot.slack.client import web_client
 from bot.slack.messenger import METADATA_TYPE, SlackMessenger
 from bot.storage.checkins import SqlCheckinStore
 from bot.storage.engine import open_engine

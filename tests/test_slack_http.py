@@ -345,7 +345,8 @@ async def test_mentions_are_answered_while_the_database_is_away(slack: FakeSlack
     from bot.handlers import Handlers
     from bot.kb import require_knowledge
     from bot.metrics import Metrics
-    from bot.slack.adapter import SlackAdapter, web_client
+    from bot.slack.adapter import SlackAdapter
+    from bot.slack.client import web_client
     from tests.fakes import FakeClock, MemoryQuestionLog
     from tests.slack_env import BOT_TOKEN, MINI
 

@@ -23,11 +23,6 @@ from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -337,19 +332,6 @@ class SlackAdapter:
         """Let work already started finish (at shutdown), for up to `seconds`."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=seconds)
-
-
-def web_client(token: str | None, base_url: str | None) -> AsyncWebClient:
-    """A Web API client that retries rate limits (honouring Retry-After) and 5xx."""
-    return AsyncWebClient(
-        token=token,
-        base_url=base_url or AsyncWebClient.BASE_URL,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
-        ],
-    )
 
 
 def _origin(body: dict[str, Any]) -> Origin:

@@ -1,0 +1,78 @@
+"""The tick driver: periodic, never overlapping, and never cut off at shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from bot.scheduler import ticking
+
+
+async def test_ticks_come_round_again() -> None:
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        ticks += 1
+
+    async with ticking(tick, seconds=0.05):
+        await asyncio.sleep(0.4)
+    assert ticks >= 3
+
+
+async def test_a_long_tick_is_never_doubled_and_warns_nobody(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    running = most = finished = 0
+
+    async def tick() -> None:
+        nonlocal running, most, finished
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.25)
+        running -= 1
+        finished += 1
+
+    with caplog.at_level(logging.WARNING):
+        async with ticking(tick, seconds=0.05):
+            await asyncio.sleep(0.6)
+    assert most == 1
+    assert finished >= 2
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("apscheduler")] == []
+
+
+async def test_a_tick_under_way_at_shutdown_finishes() -> None:
+    started = asyncio.Event()
+    done: list[str] = []
+
+    async def tick() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(0.3)
+            done.append("finished")
+        except asyncio.CancelledError:
+            done.append("cancelled")
+            raise
+
+    async with ticking(tick, seconds=60):
+        await started.wait()
+    assert done == ["finished"]
+
+
+async def test_a_failing_tick_is_logged_and_the_next_one_runs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    calls = 0
+
+    async def tick() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("the database went away")
+
+    async with ticking(tick, seconds=0.05):
+        await asyncio.sleep(0.3)
+    assert calls >= 2
+    assert "tick_failed" in capsys.readouterr().out

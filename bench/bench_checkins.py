@@ -391,7 +391,7 @@ async def run(args: argparse.Namespace) -> int:
             async with open_engine(url) as engine:
                 await upgrade(engine)
                 # Seen a day before: the bot plans the occurrence when its clock reaches it.
-                await SqlCheckinStore(engine).seen([CHECKIN], OCCURRENCE - timedelta(days=1))
+                await SqlCheckinStore(engine).plan_from([CHECKIN], OCCURRENCE - timedelta(days=1))
             slack.workspace_cap(per_second=args.cap, burst=args.burst)
             slack.rate_limit(
                 "chat.postMessage", per_second=args.channel_rate, burst=args.channel_burst

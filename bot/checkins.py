@@ -100,15 +100,16 @@ def due(
 ) -> list[Due]:
     """Every nudge of `checkin` falling due in [start, end), in time order."""
     assert isinstance(checkin.spec, CheckInSpec)
+    schedule = checkin.spec.schedule
+    # The cron is walked once per zone, not once per person: a round for thousands
+    # of people spans a handful of zones.
+    by_zone: dict[ZoneInfo, list[tuple[datetime, str]]] = {}
+    for tz in {zones[p.ref] for p in people}:
+        by_zone[tz] = [(i, wall_time(i, tz)) for i in occurrences(schedule, tz, start, end)]
     nudges = [
-        Due(
-            checkin=checkin.ref.name,
-            person=person.ref,
-            occurrence=instant,
-            round_key=wall_time(instant, zones[person.ref]),
-        )
+        Due(checkin=checkin.ref.name, person=person.ref, occurrence=instant, round_key=key)
         for person in people
-        for instant in occurrences(checkin.spec.schedule, zones[person.ref], start, end)
+        for instant, key in by_zone[zones[person.ref]]
     ]
     return sorted(nudges, key=lambda d: (d.occurrence, d.person))
 

@@ -160,8 +160,13 @@ class CheckinStore(Protocol):
 
     async def paused(self) -> set[str]: ...
 
-    async def seen(self, checkins: list[str], at: datetime) -> dict[str, datetime]:
-        """When each check-in was first seen by this deployment (`at`, for new ones)."""
+    async def plan_from(self, checkins: list[str], at: datetime) -> dict[str, datetime]:
+        """Where planning each check-in resumes: the end of the window last planned, else
+        when it was first seen (`at`, for new ones)."""
+        ...
+
+    async def planned(self, checkin: str, until: datetime) -> None:
+        """Every occurrence of `checkin` before `until` is claimed; it never goes back."""
         ...
 
     async def missed(self, nudge_id: int) -> None:
@@ -184,10 +189,15 @@ class CheckinStore(Protocol):
         """Extend `owner`'s lease right before sending; False if it is no longer theirs."""
         ...
 
-    async def sent(self, nudge_id: int, channel: str, ts: str, at: datetime) -> None: ...
+    async def sent(self, nudge_id: int, channel: str, ts: str, at: datetime) -> None:
+        """A delivered nudge, recorded whoever holds its lease now."""
+        ...
 
-    async def failed(self, nudge_id: int, error: str, retry_at: datetime | None) -> None:
-        """A failed send: retried at `retry_at`, or never (unreachable) when None."""
+    async def failed(
+        self, nudge_id: int, error: str, retry_at: datetime | None, *, owner: str
+    ) -> None:
+        """`owner`'s send failed: retried at `retry_at`, or never (unreachable) when None.
+        Nothing changes if the lease has passed to someone else."""
         ...
 
     async def take_reminders(self, now: datetime, limit: int) -> list[Nudge]:

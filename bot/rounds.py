@@ -107,19 +107,27 @@ class CheckinService:
         return self.knowledge().of_kind("checkin")
 
     async def plan(self, now: datetime) -> int:
-        """Claim every nudge that fell due since the check-in was first seen."""
+        """Claim every nudge that fell due since the last planned window ended.
+
+        Each window is planned once: a replica that dies between claiming and recording
+        the window only makes the next tick claim it again, which changes nothing. The
+        window of a paused check-in passes unclaimed, so resuming sends nothing old.
+        """
         checkins = self.checkins()
         if not checkins:
             return 0
         paused = await self.store.paused()
-        seen = await self.store.seen([c.ref.name for c in checkins], now)
+        starts = await self.store.plan_from([c.ref.name for c in checkins], now)
+        end = now + timedelta(microseconds=1)
         claimed = 0
         for checkin in checkins:
-            if checkin.ref.name in paused:
-                continue
-            spec = _spec(checkin)
-            start = max(now - spec.close_after - LOOKBACK, seen.get(checkin.ref.name, now))
-            claimed += await self._claim(checkin, start, now + timedelta(microseconds=1), now)
+            name = checkin.ref.name
+            if name not in paused:
+                earliest = now - _spec(checkin).close_after - LOOKBACK
+                claimed += await self._claim(
+                    checkin, max(earliest, starts.get(name, now)), end, now
+                )
+            await self.store.planned(name, end)
         return claimed
 
     async def _claim(self, checkin: Entity, start: datetime, end: datetime, now: datetime) -> int:
@@ -213,7 +221,9 @@ class CheckinService:
         checkin = self.knowledge().get(Ref(kind="checkin", name=nudge.checkin))
         if checkin is None or round_ is None or round_.closed_at is not None or nudge.user is None:
             if nudge.user is None:
-                await self.store.failed(nudge.id, "no chat user ID in the knowledge", None)
+                await self.store.failed(
+                    nudge.id, "no chat user ID in the knowledge", None, owner=self._owner
+                )
             else:
                 await self.store.missed(nudge.id)
             return False
@@ -235,12 +245,12 @@ class CheckinService:
         try:
             delivered = await self._messenger.nudge(self._message(checkin, nudge))
         except Unreachable as exc:
-            await self.store.failed(nudge.id, str(exc), None)
+            await self.store.failed(nudge.id, str(exc), None, owner=self._owner)
             log.info("nudge_unreachable", checkin=nudge.checkin, error=str(exc))
             return False
         except DeliveryFailed as exc:
             retry = None if nudge.attempts >= MAX_ATTEMPTS else now + _backoff(nudge.attempts)
-            await self.store.failed(nudge.id, str(exc), retry)
+            await self.store.failed(nudge.id, str(exc), retry, owner=self._owner)
             log.warning("nudge_failed", checkin=nudge.checkin, attempts=nudge.attempts)
             return False
         await self.store.sent(nudge.id, delivered.channel, delivered.ts, self._clock.now())

@@ -85,8 +85,8 @@ async def test_sent_failed_and_unreachable(engine: AsyncEngine) -> None:
     await store.claim([nudge("a"), nudge("b"), nudge("c")], T0)
     a, b, c = await store.take_due(T0, "r1", LEASE, 100)
     await store.sent(a.id, "DA", "1.1", T0)
-    await store.failed(b.id, "ratelimited", T0 + timedelta(seconds=30))
-    await store.failed(c.id, "user_not_found", None)
+    await store.failed(b.id, "ratelimited", T0 + timedelta(seconds=30), owner="r1")
+    await store.failed(c.id, "user_not_found", None, owner="r1")
     assert await store.take_due(T0 + timedelta(seconds=10), "r1", LEASE, 100) == []
     (retry,) = await store.take_due(T0 + timedelta(seconds=30), "r1", LEASE, 100)
     assert retry.person == "person:b"
@@ -182,3 +182,30 @@ async def test_a_lease_taken_over_cannot_be_renewed(engine: AsyncEngine) -> None
     assert theirs.lease_expired is True
     assert await store.renew(mine.id, "slow", T0 + 3 * LEASE) is False
     assert await store.renew(theirs.id, "other", T0 + 3 * LEASE) is True
+    # Nor may its failure undo the new owner's send under way.
+    await store.failed(mine.id, "timeout", T0 + 2 * LEASE, owner="slow")
+    assert await store.take_due(T0 + 2 * LEASE, "third", LEASE, 100) == []
+    assert await store.renew(theirs.id, "other", T0 + 3 * LEASE) is True
+
+
+async def test_planning_resumes_where_it_left_off(engine: AsyncEngine) -> None:
+    """Planning starts when a check-in is first seen, then where the last window ended."""
+    store = await store_on(engine)
+    assert await store.plan_from(["weekly"], T0) == {"weekly": T0}
+    assert await store.plan_from(["weekly", "daily"], T0 + LEASE) == {
+        "weekly": T0,
+        "daily": T0 + LEASE,
+    }
+    await store.planned("weekly", T0 + timedelta(hours=1))
+    await store.planned("weekly", T0 + timedelta(minutes=1))  # never goes back
+    assert await store.plan_from(["weekly"], T0 + 2 * LEASE) == {"weekly": T0 + timedelta(hours=1)}
+
+
+async def test_one_nudge_per_person_and_round(engine: AsyncEngine) -> None:
+    """The same person in the same round again (their zone changed): not claimed twice."""
+    store = await store_on(engine)
+    assert await store.claim([nudge("a")], T0) == 1
+    assert await store.claim([nudge("a", at=T0 + timedelta(hours=5)), nudge("b")], T0) == 1
+    (round_,) = await store.rounds("weekly", 10)
+    assert await store.recipients(round_.id) == []  # nothing sent yet
+    assert len(await store.take_due(T0 + timedelta(hours=5), "r1", LEASE, 100)) == 2

@@ -12,12 +12,13 @@ from bot.checkins import (
     Answered,
     AnswerError,
     check_answer,
+    due,
     occurrences,
     summarise,
     wall_time,
     zone,
 )
-from bot.model import CheckInQuestion, CheckInSpec, Ref
+from bot.model import CheckInQuestion, CheckInSpec, Entity, PersonSpec, Ref, Source
 
 LONDON = ZoneInfo("Europe/London")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -60,6 +61,26 @@ def test_window_is_half_open_and_never_fires_is_empty() -> None:
     assert occurrences("0 10 * * MON", LONDON, at, at + timedelta(minutes=1)) == [at]
     assert occurrences("0 10 * * MON", LONDON, at - timedelta(days=1), at) == []
     assert occurrences("0 0 30 2 *", LONDON, utc(2026, 1, 1), utc(2027, 1, 1)) == []
+
+
+def entity(ref: Ref, spec: CheckInSpec | PersonSpec) -> Entity:
+    return Entity(ref=ref, title=ref.name, spec=spec, source=Source(file="t.yaml", line=1))
+
+
+def test_due_gives_each_person_the_occurrences_of_their_zone() -> None:
+    """Many people, few zones: each gets their own zone's instants, one round per wall time."""
+    spec = CheckInSpec(schedule="0 10 * * MON", timezone="recipient", audience=(), questions=())
+    checkin = entity(Ref(kind="checkin", name="weekly"), spec)
+    people = [entity(Ref(kind="person", name=f"p{i:02d}"), PersonSpec()) for i in range(30)]
+    zones = {p.ref: (LONDON, NEW_YORK, KOLKATA)[i % 3] for i, p in enumerate(people)}
+    found = due(checkin, people, zones, utc(2026, 11, 29), utc(2026, 12, 6))
+    assert len(found) == 30
+    expected = {LONDON: utc(2026, 11, 30, 10), NEW_YORK: utc(2026, 11, 30, 15)}
+    expected[KOLKATA] = utc(2026, 11, 30, 4, 30)
+    assert all(d.occurrence == expected[zones[d.person]] for d in found)
+    assert {d.round_key for d in found} == {"2026-11-30T10:00"}
+    assert [d.occurrence for d in found] == sorted(d.occurrence for d in found)
+    assert len({d.key for d in found}) == 30
 
 
 def test_round_key_is_the_wall_time() -> None:

@@ -71,7 +71,7 @@ def question() -> AskedQuestion:
 def test_migrations_are_found_in_the_repository() -> None:
     """Without an installed `_migrations` copy, the repository's migrations are used."""
     assert migrations_dir() == REPO / "migrations"
-    assert head() == "0003"
+    assert head() == "0004"
 
 
 def test_migrations_form_one_line() -> None:

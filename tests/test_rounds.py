@@ -19,7 +19,7 @@ from bot.events import Origin
 from bot.kb import require_knowledge
 from bot.kb.knowledge import Knowledge
 from bot.model import Ref
-from bot.ports import Delivered, NudgeMessage
+from bot.ports import Delivered, NewNudge, NudgeMessage
 from bot.rounds import CheckinService
 from bot.storage.checkins import SqlCheckinStore
 from bot.storage.engine import open_engine
@@ -354,4 +354,72 @@ async def test_knowledge_reloads_change_schedules(
     current["knowledge"] = Knowledge.of([*without, replace(daily, spec=spec)])
     await at(svc, clock, MONDAY_10_NEW_YORK + timedelta(minutes=1))
     await at(svc, clock, datetime(2026, 12, 1, 15, tzinfo=UTC))
+    assert sorted(n.user for n in messenger.firsts) == [ALICE, BOB, CAROL]
+
+
+class CountingStore(SqlCheckinStore):
+    """The SQL store, counting the nudges each tick offers to claim."""
+
+    offered: list[int]
+
+    async def claim(self, nudges: list[NewNudge], at: datetime) -> int:
+        self.offered.append(len(nudges))
+        return await super().claim(nudges, at)
+
+
+async def test_each_window_is_planned_once(tmp_path: Path, messenger: RecordingMessenger) -> None:
+    """A tick offers only what fell due since the last one, not the whole look-back."""
+    async with open_engine(f"sqlite+aiosqlite:///{tmp_path / 'n.db'}") as engine:
+        await upgrade(engine)
+        counting = CountingStore(engine)
+        counting.offered = []
+        await plan_twice(counting, messenger)
+
+
+async def plan_twice(counting: CountingStore, messenger: RecordingMessenger) -> None:
+    clock = FakeClock(SUNDAY)
+    svc = service(counting, messenger, clock)
+    await svc.tick()
+    await at(svc, clock, MONDAY_10_LONDON)
+    assert sum(counting.offered) == 2  # alice and carol
+    counting.offered.clear()
+    await at(svc, clock, MONDAY_10_LONDON + timedelta(minutes=1))
+    await at(svc, clock, MONDAY_10_LONDON + timedelta(minutes=2))
+    assert sum(counting.offered) == 0
+    await at(svc, clock, MONDAY_10_NEW_YORK)
+    assert sum(counting.offered) == 1  # bob
+    assert sorted(n.user for n in messenger.firsts) == [ALICE, BOB, CAROL]
+
+
+async def test_resuming_sends_nothing_that_fell_due_while_paused(
+    store: SqlCheckinStore, messenger: RecordingMessenger
+) -> None:
+    clock = FakeClock(SUNDAY)
+    svc = service(store, messenger, clock)
+    await svc.tick()
+    weekly = KNOWLEDGE.entities[Ref(kind="checkin", name="weekly")]
+    await svc.pause(weekly, True)
+    await at(svc, clock, MONDAY_10_NEW_YORK)
+    await svc.pause(weekly, False)
+    await at(svc, clock, MONDAY_10_NEW_YORK + timedelta(hours=1))  # the round is still open
+    assert messenger.firsts == []
+    await at(svc, clock, MONDAY_10_NEW_YORK + timedelta(days=7))
+    assert sorted(n.user for n in messenger.firsts) == [ALICE, BOB, CAROL]
+
+
+async def test_a_zone_change_mid_round_does_not_nudge_twice(
+    store: SqlCheckinStore, messenger: RecordingMessenger
+) -> None:
+    """Alice moves from London to New York between her 10:00 and New York's: one nudge."""
+    clock = FakeClock(SUNDAY)
+    current = {"knowledge": KNOWLEDGE}
+    svc = service(store, messenger, clock)
+    svc.knowledge = lambda: current["knowledge"]
+    await svc.tick()
+    await at(svc, clock, MONDAY_10_LONDON)
+    alice = KNOWLEDGE.entities[Ref(kind="person", name="alice")]
+    moved = replace(alice, spec=replace(alice.spec, timezone="America/New_York"))  # type: ignore[type-var]
+    current["knowledge"] = Knowledge.of([moved if e.ref == alice.ref else e for e in KNOWLEDGE])
+    await at(svc, clock, MONDAY_10_NEW_YORK)
+    assert len(messenger.sent_to(ALICE)) == 1
     assert sorted(n.user for n in messenger.firsts) == [ALICE, BOB, CAROL]

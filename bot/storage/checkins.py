@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, case, exists, insert, or_, select, update
+from sqlalchemy import Table, and_, case, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -25,6 +25,7 @@ from bot.storage.models import (
     CheckinNudge,
     CheckinRound,
     CheckinSchedule,
+    UTCDateTime,
 )
 from bot.storage.store import insert_for
 
@@ -46,21 +47,40 @@ class SqlCheckinStore:
         async with self._transaction("reading paused check-ins") as conn:
             return set((await conn.execute(query)).scalars())
 
-    async def seen(self, checkins: list[str], at: datetime) -> dict[str, datetime]:
-        """When each check-in was first seen by this deployment (now, for new ones)."""
+    async def plan_from(self, checkins: list[str], at: datetime) -> dict[str, datetime]:
+        """Where planning each check-in resumes: the end of the window last planned, else
+        when it was first seen (`at`, for new ones)."""
         if not checkins:
             return {}
         rows = [
             {"checkin": c, "paused": False, "first_seen": at, "updated_at": at} for c in checkins
         ]
-        query = select(CheckinSchedule.checkin, CheckinSchedule.first_seen).where(
+        start = func.coalesce(
+            CheckinSchedule.planned_until, CheckinSchedule.first_seen, type_=UTCDateTime()
+        )
+        query = select(CheckinSchedule.checkin, start.label("start")).where(
             CheckinSchedule.checkin.in_(checkins)
         )
         async with self._transaction("reading check-in schedules") as conn:
             await conn.execute(
                 insert_for(conn)(CheckinSchedule).values(rows).on_conflict_do_nothing()
             )
-            return {row.checkin: row.first_seen for row in await conn.execute(query)}
+            return {row.checkin: row.start for row in await conn.execute(query)}
+
+    async def planned(self, checkin: str, until: datetime) -> None:
+        """Every occurrence of `checkin` before `until` is claimed; it never goes back."""
+        async with self._transaction("recording what was planned") as conn:
+            await conn.execute(
+                update(CheckinSchedule)
+                .where(
+                    CheckinSchedule.checkin == checkin,
+                    or_(
+                        CheckinSchedule.planned_until.is_(None),
+                        CheckinSchedule.planned_until < until,
+                    ),
+                )
+                .values(planned_until=until)
+            )
 
     async def missed(self, nudge_id: int) -> None:
         """A nudge taken for sending after its round closed: recorded, never sent."""
@@ -188,6 +208,7 @@ class SqlCheckinStore:
             return result.rowcount == 1
 
     async def sent(self, nudge_id: int, channel: str, ts: str, at: datetime) -> None:
+        # Whoever holds the lease now: the message went out, and that is what counts.
         async with self._transaction("marking a nudge sent") as conn:
             await conn.execute(
                 update(CheckinNudge)
@@ -203,12 +224,18 @@ class SqlCheckinStore:
                 )
             )
 
-    async def failed(self, nudge_id: int, error: str, retry_at: datetime | None) -> None:
+    async def failed(
+        self, nudge_id: int, error: str, retry_at: datetime | None, *, owner: str
+    ) -> None:
         state = "unreachable" if retry_at is None else "failed"
         async with self._transaction("marking a nudge failed") as conn:
             await conn.execute(
                 update(CheckinNudge)
-                .where(CheckinNudge.id == nudge_id, CheckinNudge.state == "sending")
+                .where(
+                    CheckinNudge.id == nudge_id,
+                    CheckinNudge.state == "sending",
+                    CheckinNudge.owner == owner,
+                )
                 .values(state=state, next_attempt_at=retry_at, owner=None, error=error[:255])
             )
 

@@ -114,13 +114,15 @@ class EventClaim(Base):
 
 
 class CheckinSchedule(Base):
-    """A check-in's own state beside its YAML: paused or not."""
+    """A check-in's own state beside its YAML: paused or not, and planned up to when."""
 
     __tablename__ = "checkin_schedules"
 
     checkin: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
     paused: Mapped[bool] = mapped_column(Boolean)
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: Every occurrence before this was claimed (or passed while paused).
+    planned_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -142,7 +144,12 @@ class CheckinNudge(Base):
     """One nudge to one person; `key` (check-in, person, occurrence) makes it exactly-once."""
 
     __tablename__ = "checkin_nudges"
-    __table_args__ = (Index(None, "state", "next_attempt_at"), Index(None, "round_id", "user_id"))
+    __table_args__ = (
+        Index(None, "state", "next_attempt_at"),
+        Index(None, "round_id", "user_id"),
+        # One nudge per person and round, even if their zone changed between occurrences.
+        Index(None, "round_id", "person", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(400), unique=True)

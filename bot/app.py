@@ -9,7 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import structlog
@@ -59,6 +59,8 @@ SLACK_SCOPES = (
     "users:read",
 )
 OAUTH_STATE_SECONDS = 600
+#: How long an inbound event's claim is kept: Slack retries an event for minutes.
+CLAIMS_KEPT = timedelta(days=1)
 
 log = structlog.get_logger(__name__)
 
@@ -98,6 +100,7 @@ class Bot:
     telemetry: Telemetry | None = None
     handlers: Handlers = field(init=False)
     knowledge_seen: tuple[tuple[str, int, int], ...] = field(init=False)
+    claims_pruned: datetime | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.knowledge_seen = fingerprint(self.settings.knowledge_dir)
@@ -130,9 +133,20 @@ class Bot:
 
         async def tick() -> object:
             self.reload_if_changed()
-            return await service.tick()
+            result = await service.tick()
+            await self.forget_old_claims()
+            return result
 
         return tick
+
+    async def forget_old_claims(self) -> None:
+        """Prune event claims, at most once an hour."""
+        now = self.clock.now()
+        if self.claims_pruned is not None and now - self.claims_pruned < timedelta(hours=1):
+            return
+        dropped = await self.store.forget_claims(now - CLAIMS_KEPT)
+        self.claims_pruned = now
+        log.debug("event_claims_pruned", dropped=dropped)
 
     def reload_if_changed(self) -> bool:
         """Load the knowledge again if its files changed; keep the old one if it is broken."""

@@ -52,6 +52,8 @@ LAST_RETRY = timedelta(hours=1)
 #: How far back a tick looks for occurrences missed while every replica was down.
 LOOKBACK = timedelta(days=7)
 SNOOZE = timedelta(hours=1)
+#: How long a zone from the chat platform's profile is trusted before asking again.
+ZONE_KEPT = timedelta(hours=12)
 SAVE_TRIES = 3
 HISTORY = 11
 ADMIN_ROLE = Ref(kind="role", name="opsbot-admin")
@@ -88,7 +90,7 @@ class CheckinService:
         self._owner = owner
         self._admins = admins
         self._save_pause = save_pause
-        self._zones: dict[str, str | None] = {}
+        self._zones: dict[str, tuple[str | None, datetime]] = {}  # user -> (zone, asked at)
 
     # -- the tick --------------------------------------------------------------------
 
@@ -173,12 +175,15 @@ class CheckinService:
         user = self._messenger.address(person)
         if user is None:
             return None
-        if user not in self._zones:
+        now = self._clock.now()
+        known = self._zones.get(user)
+        if known is None or now - known[1] >= ZONE_KEPT:
             try:
-                self._zones[user] = await self._messenger.timezone(user)
-            except DeliveryFailed:
-                return None
-        return self._zones[user]
+                known = (await self._messenger.timezone(user), now)
+            except DeliveryFailed:  # the last one known, else UTC; asked again next tick
+                return None if known is None else known[0]
+            self._zones[user] = known
+        return known[0]
 
     async def send(self, now: datetime) -> tuple[int, int]:
         """Send what this replica can take, SENDERS at a time; (sent, failed).
@@ -190,11 +195,16 @@ class CheckinService:
         queue: asyncio.Queue[Nudge] = asyncio.Queue(maxsize=SENDERS)
         rounds: dict[int, Round | None] = {}
         counts = {True: 0, False: 0}
+        paused: set[str] = set()  # read again before each take: a pause stops a pass
 
         async def sender() -> None:
             while True:
                 nudge = await queue.get()
                 try:
+                    if nudge.checkin in paused:  # paused mid-round: the rest is not sent
+                        await self.store.missed(nudge.id)
+                        counts[False] += 1
+                        continue
                     if nudge.round_id not in rounds:
                         rounds[nudge.round_id] = await self.store.round(nudge.round_id)
                     counts[await self._send_one(nudge, rounds[nudge.round_id], now)] += 1
@@ -207,7 +217,13 @@ class CheckinService:
         async with asyncio.TaskGroup() as group:
             senders = [group.create_task(sender()) for _ in range(SENDERS)]
             try:
-                while batch := await self.store.take_due(now, self._owner, LEASE, SENDERS):
+                while True:
+                    fresh = await self.store.paused()
+                    paused.clear()  # no await between: senders never see it empty
+                    paused.update(fresh)
+                    batch = await self.store.take_due(now, self._owner, LEASE, SENDERS)
+                    if not batch:
+                        break
                     for nudge in batch:
                         await queue.put(nudge)
             except StorageError as exc:  # what was taken is still sent
@@ -269,9 +285,10 @@ class CheckinService:
 
     async def remind(self, now: datetime) -> int:
         reminded = 0
+        paused = await self.store.paused()
         for nudge in await self.store.take_reminders(now, BATCH):
             checkin = self.knowledge().get(Ref(kind="checkin", name=nudge.checkin))
-            if checkin is None or nudge.user is None:
+            if checkin is None or nudge.user is None or nudge.checkin in paused:
                 continue
             try:
                 await self._messenger.nudge(self._message(checkin, nudge, reminder=True))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.app import open_bot
 from bot.config import load_settings
+from tests.fakes import FakeClock, RecordingMessenger
 
 MINI = Path(__file__).parent / "data" / "mini"
 
@@ -46,3 +48,28 @@ async def test_knowledge_edits_are_picked_up_and_bad_ones_refused(tmp_path: Path
         (knowledge / "broken.yaml").write_text("kind: [\n")
         assert bot.reload_if_changed() is False
         assert str(bot.answers.answer("who owns the vector database").entity) == "area:vector-db"
+
+
+async def test_the_tick_forgets_old_event_claims_once_an_hour(tmp_path: Path) -> None:
+    """Claims older than a day are dropped by the tick; newer ones still stop a redelivery."""
+    settings = load_settings(
+        {
+            "OPSBOT_KNOWLEDGE_DIR": str(MINI),
+            "OPSBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
+        }
+    )
+    clock = FakeClock(datetime(2026, 11, 29, 12, tzinfo=UTC))
+    async with open_bot(settings, clock=clock) as bot:
+        tick = bot.tick_with(bot.enable_checkins(RecordingMessenger()))
+        assert await bot.store.claim("Ev-old", clock.now() - timedelta(days=2))
+        assert await bot.store.claim("Ev-new", clock.now() - timedelta(hours=1))
+        await tick()
+        assert await bot.store.claim("Ev-old", clock.now()) is True  # forgotten
+        assert await bot.store.claim("Ev-new", clock.now()) is False  # kept
+        clock.current += timedelta(minutes=30)
+        assert await bot.store.claim("Ev-stale", clock.now() - timedelta(days=2))
+        await tick()
+        assert await bot.store.claim("Ev-stale", clock.now()) is False  # not pruned again yet
+        clock.current += timedelta(hours=1)
+        await tick()
+        assert await bot.store.claim("Ev-stale", clock.now()) is True

@@ -423,3 +423,40 @@ async def test_a_zone_change_mid_round_does_not_nudge_twice(
     await at(svc, clock, MONDAY_10_NEW_YORK)
     assert len(messenger.sent_to(ALICE)) == 1
     assert sorted(n.user for n in messenger.firsts) == [ALICE, BOB, CAROL]
+
+
+async def test_a_zone_from_the_platform_is_asked_again_after_a_while(
+    store: SqlCheckinStore, messenger: RecordingMessenger
+) -> None:
+    """Carol's Slack profile moves to New York: her next week's nudge follows it."""
+    clock = FakeClock(SUNDAY)
+    svc = service(store, messenger, clock)
+    await svc.tick()
+    await at(svc, clock, MONDAY_10_LISBON)
+    assert len(messenger.sent_to(CAROL)) == 1
+    messenger.zones[CAROL] = "America/New_York"
+    await at(svc, clock, MONDAY_10_LISBON + timedelta(hours=1))  # still trusted: Lisbon
+    next_week = MONDAY_10_LISBON + timedelta(days=7)
+    await at(svc, clock, next_week)
+    assert len(messenger.sent_to(CAROL)) == 1  # 10:00 in New York is later
+    await at(svc, clock, MONDAY_10_NEW_YORK + timedelta(days=7))
+    assert len(messenger.sent_to(CAROL)) == 2
+
+
+async def test_pausing_mid_round_stops_retries_and_reminders(
+    store: SqlCheckinStore, messenger: RecordingMessenger
+) -> None:
+    clock = FakeClock(SUNDAY)
+    svc = service(store, messenger, clock)
+    await svc.tick()
+    messenger.failing[CAROL] = 1
+    await at(svc, clock, MONDAY_10_LONDON)
+    assert [n.user for n in messenger.firsts] == [ALICE]  # carol's send failed: retried later
+    weekly = KNOWLEDGE.entities[Ref(kind="checkin", name="weekly")]
+    await svc.pause(weekly, True)
+    await at(svc, clock, MONDAY_10_LONDON + timedelta(hours=4))  # retry and reminder time
+    await at(svc, clock, MONDAY_10_NEW_YORK)  # bob's time passes while paused
+    assert [n.user for n in messenger.nudges] == [ALICE]
+    await svc.pause(weekly, False)
+    await at(svc, clock, MONDAY_10_NEW_YORK + timedelta(hours=1))
+    assert [n.user for n in messenger.nudges] == [ALICE]

@@ -7,7 +7,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import false, func, insert, or_, select, text
+from sqlalchemy import delete, false, func, insert, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -98,6 +98,13 @@ class SqlStore:
             insert_once = insert_for(conn)(EventClaim).values(key=key, claimed_at=at)
             result = await conn.execute(insert_once.on_conflict_do_nothing())
             return result.rowcount == 1
+
+    async def forget_claims(self, before: datetime) -> int:
+        """Drop event claims older than `before` (platforms stop retrying long before)."""
+        _require_aware(before, "before")
+        async with self._transaction("pruning event claims") as conn:
+            result = await conn.execute(delete(EventClaim).where(EventClaim.claimed_at < before))
+            return max(result.rowcount, 0)
 
     async def ping(self) -> None:
         """Return if the database answers; raise `StorageError` if it does not."""

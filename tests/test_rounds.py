@@ -33,6 +33,7 @@ SUNDAY = datetime(2026, 11, 29, 12, tzinfo=UTC)
 MONDAY_10_LONDON = datetime(2026, 11, 30, 10, tzinfo=UTC)
 MONDAY_10_NEW_YORK = datetime(2026, 11, 30, 15, tzinfo=UTC)
 MONDAY_10_LISBON = datetime(2026, 11, 30, 10, tzinfo=UTC)  # carol: platform zone, same as UTC
+WEEKLY = KNOWLEDGE.entities[Ref(kind="checkin", name="weekly")]
 
 
 @pytest.fixture
@@ -64,6 +65,16 @@ def service(
 @pytest.fixture
 def messenger() -> RecordingMessenger:
     return RecordingMessenger(zones={CAROL: "Europe/Lisbon"})
+
+
+async def seen_on_sunday(
+    store: SqlCheckinStore, messenger: RecordingMessenger
+) -> tuple[CheckinService, FakeClock]:
+    """A service whose first tick, on Sunday, finds nothing due yet."""
+    clock = FakeClock(SUNDAY)
+    svc = service(store, messenger, clock)
+    await svc.tick()
+    return svc, clock
 
 
 async def at(svc: CheckinService, clock: FakeClock, when: datetime) -> None:
@@ -196,9 +207,7 @@ async def test_failed_sends_retry_and_unreachable_people_stop(
     store: SqlCheckinStore, messenger: RecordingMessenger
 ) -> None:
     """A transient failure is retried with backoff; an unreachable person is not retried."""
-    clock = FakeClock(SUNDAY)
-    svc = service(store, messenger, clock)
-    await svc.tick()
+    svc, clock = await seen_on_sunday(store, messenger)
     messenger.failing[ALICE] = 1
     messenger.unreachable.add(CAROL)
     await at(svc, clock, MONDAY_10_LONDON)
@@ -215,9 +224,7 @@ async def test_clicks_only_count_from_the_recipient_and_once(
     store: SqlCheckinStore, messenger: RecordingMessenger
 ) -> None:
     """Double clicks keep one answer, a wrong clicker is refused, answers can change."""
-    clock = FakeClock(SUNDAY)
-    svc = service(store, messenger, clock)
-    await svc.tick()
+    svc, clock = await seen_on_sunday(store, messenger)
     await at(svc, clock, MONDAY_10_LONDON)
     round_id = messenger.sent_to(ALICE)[0].round_id
     for _ in range(2):
@@ -234,9 +241,7 @@ async def test_clicks_only_count_from_the_recipient_and_once(
 
 async def test_later_and_skip(store: SqlCheckinStore, messenger: RecordingMessenger) -> None:
     """ "Remind me in an hour" brings a reminder then; "skip" stops reminders for the round."""
-    clock = FakeClock(SUNDAY)
-    svc = service(store, messenger, clock)
-    await svc.tick()
+    svc, clock = await seen_on_sunday(store, messenger)
     await at(svc, clock, MONDAY_10_LONDON)
     round_id = messenger.sent_to(ALICE)[0].round_id
     assert await svc.later(ALICE, round_id) == "OK, I'll remind you in an hour."
@@ -253,9 +258,7 @@ async def test_answers_survive_a_brief_database_outage(
     """A write that fails once is retried; one that keeps failing is reported to the user."""
     from bot.errors import StorageError
 
-    clock = FakeClock(SUNDAY)
-    svc = service(store, messenger, clock)
-    await svc.tick()
+    svc, clock = await seen_on_sunday(store, messenger)
     await at(svc, clock, MONDAY_10_LONDON)
     round_id = messenger.sent_to(ALICE)[0].round_id
     real = store.answer
@@ -348,9 +351,8 @@ async def test_knowledge_reloads_change_schedules(
     current["knowledge"] = without
     await at(svc, clock, MONDAY_10_NEW_YORK)
     assert messenger.nudges == []
-    weekly = KNOWLEDGE.entities[Ref(kind="checkin", name="weekly")]
-    daily = replace(weekly, ref=Ref(kind="checkin", name="daily"))
-    spec = replace(weekly.spec, schedule="0 10 * * *")  # type: ignore[type-var]
+    daily = replace(WEEKLY, ref=Ref(kind="checkin", name="daily"))
+    spec = replace(WEEKLY.spec, schedule="0 10 * * *")  # type: ignore[type-var]
     current["knowledge"] = Knowledge.of([*without, replace(daily, spec=spec)])
     await at(svc, clock, MONDAY_10_NEW_YORK + timedelta(minutes=1))
     await at(svc, clock, datetime(2026, 12, 1, 15, tzinfo=UTC))
@@ -377,9 +379,7 @@ async def test_each_window_is_planned_once(tmp_path: Path, messenger: RecordingM
 
 
 async def plan_twice(counting: CountingStore, messenger: RecordingMessenger) -> None:
-    clock = FakeClock(SUNDAY)
-    svc = service(counting, messenger, clock)
-    await svc.tick()
+    svc, clock = await seen_on_sunday(counting, messenger)
     await at(svc, clock, MONDAY_10_LONDON)
     assert sum(counting.offered) == 2  # alice and carol
     counting.offered.clear()
@@ -394,13 +394,10 @@ async def plan_twice(counting: CountingStore, messenger: RecordingMessenger) -> 
 async def test_resuming_sends_nothing_that_fell_due_while_paused(
     store: SqlCheckinStore, messenger: RecordingMessenger
 ) -> None:
-    clock = FakeClock(SUNDAY)
-    svc = service(store, messenger, clock)
-    await svc.tick()
-    weekly = KNOWLEDGE.entities[Ref(kind="checkin", name="weekly")]
-    await svc.pause(weekly, True)
+    svc, clock = await seen_on_sunday(store, messenger)
+    await svc.pause(WEEKLY, True)
     await at(svc, clock, MONDAY_10_NEW_YORK)
-    await svc.pause(weekly, False)
+    await svc.pause(WEEKLY, False)
     await at(svc, clock, MONDAY_10_NEW_YORK + timedelta(hours=1))  # the round is still open
     assert messenger.firsts == []
     await at(svc, clock, MONDAY_10_NEW_YORK + timedelta(days=7))
@@ -429,9 +426,7 @@ async def test_a_zone_from_the_platform_is_asked_again_after_a_while(
     store: SqlCheckinStore, messenger: RecordingMessenger
 ) -> None:
     """Carol's Slack profile moves to New York: her next week's nudge follows it."""
-    clock = FakeClock(SUNDAY)
-    svc = service(store, messenger, clock)
-    await svc.tick()
+    svc, clock = await seen_on_sunday(store, messenger)
     await at(svc, clock, MONDAY_10_LISBON)
     assert len(messenger.sent_to(CAROL)) == 1
     messenger.zones[CAROL] = "America/New_York"
@@ -446,17 +441,14 @@ async def test_a_zone_from_the_platform_is_asked_again_after_a_while(
 async def test_pausing_mid_round_stops_retries_and_reminders(
     store: SqlCheckinStore, messenger: RecordingMessenger
 ) -> None:
-    clock = FakeClock(SUNDAY)
-    svc = service(store, messenger, clock)
-    await svc.tick()
+    svc, clock = await seen_on_sunday(store, messenger)
     messenger.failing[CAROL] = 1
     await at(svc, clock, MONDAY_10_LONDON)
     assert [n.user for n in messenger.firsts] == [ALICE]  # carol's send failed: retried later
-    weekly = KNOWLEDGE.entities[Ref(kind="checkin", name="weekly")]
-    await svc.pause(weekly, True)
+    await svc.pause(WEEKLY, True)
     await at(svc, clock, MONDAY_10_LONDON + timedelta(hours=4))  # retry and reminder time
     await at(svc, clock, MONDAY_10_NEW_YORK)  # bob's time passes while paused
     assert [n.user for n in messenger.nudges] == [ALICE]
-    await svc.pause(weekly, False)
+    await svc.pause(WEEKLY, False)
     await at(svc, clock, MONDAY_10_NEW_YORK + timedelta(hours=1))
     assert [n.user for n in messenger.nudges] == [ALICE]

@@ -36,7 +36,7 @@ from bot.ports import Clock, Messenger, SystemClock, Telemetry
 from bot.rounds import CheckinService
 from bot.scheduler import ticking
 from bot.slack.adapter import SlackAdapter
-from bot.slack.client import web_client
+from bot.slack.client import Pacing, post_pacing, web_client
 from bot.slack.messenger import SlackMessenger
 from bot.storage.checkins import SqlCheckinStore
 from bot.storage.engine import open_engine, safe_url
@@ -208,8 +208,11 @@ async def serving(settings: Settings, *, clock: Clock | None = None) -> AsyncIte
     async with open_bot(settings, clock=clock, telemetry=metrics) as bot, AsyncExitStack() as stack:
         slack = None
         if settings.slack_enabled:
-            client = slack_client(settings)
-            service = bot.enable_checkins(SlackMessenger(client, metrics))
+            # One pacing: replies go at once, nudges keep the pace, a 429 pauses both.
+            pacing = post_pacing(settings.slack_posts_per_second)
+            client = slack_client(settings, pacing)
+            nudges = slack_client(settings, pacing, bulk=True)
+            service = bot.enable_checkins(SlackMessenger(nudges, metrics))
             await stack.enter_async_context(
                 ticking(bot.tick_with(service), seconds=settings.tick_seconds)
             )
@@ -234,13 +237,11 @@ class SocketMode(AsyncSocketModeHandler):
         await send_async_response(client, req, response, start)
 
 
-def slack_client(settings: Settings) -> AsyncWebClient:
-    """The Web API client: the bot token, or none when each workspace brings its own."""
+def slack_client(settings: Settings, pacing: Pacing, *, bulk: bool = False) -> AsyncWebClient:
+    """A Web API client: the bot token, or none when each workspace brings its own."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     return web_client(
-        None if settings.slack_oauth else token,
-        settings.slack_api_url,
-        posts_per_second=settings.slack_posts_per_second,
+        None if settings.slack_oauth else token, settings.slack_api_url, pacing=pacing, bulk=bulk
     )
 
 

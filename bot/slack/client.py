@@ -38,27 +38,28 @@ RATE_LIMIT_RETRIES = 3
 
 
 class Pacing:
-    """Per-method pacing of Web API calls, paused for everyone while Slack says 429."""
+    """Per-method pacing of Web API calls, paused for everyone while Slack says 429.
+
+    Only bulk calls (a round of nudges) wait for their method's pace; a reply to a
+    person goes at once, so it never queues behind a round, and only waits out a pause.
+    """
 
     def __init__(self, per_second: Mapping[str, float]) -> None:
         self._rates = dict(per_second)
         self._limiters: dict[str, AsyncLimiter] = {}
         self._paused_until: dict[str, float] = {}
 
-    def rate(self, method: str) -> float | None:
-        return self._rates.get(method)
-
-    async def turn(self, method: str) -> None:
-        """Wait until `method` may be called: past any pause, then a slot of its bucket."""
+    async def turn(self, method: str, *, bulk: bool) -> None:
+        """Wait until `method` may be called: past any pause, then (bulk) its pace."""
         waited = False
         # A loop, not an Event: another 429 while we wait makes the pause longer.
         while (left := self.paused_for(method)) > 0:
             await asyncio.sleep(left)
             waited = True
-        limiter = self._limiter(method)
+        limiter = self._limiter(method) if bulk else None
         if limiter is not None:
             await limiter.acquire()
-        elif waited:  # nothing paces this method: spread the callers a pause held back
+        elif waited:  # nothing paces this call: spread the callers a pause held back
             await asyncio.sleep(random.uniform(0, UNPACED_SPREAD))  # noqa: S311
 
     def paused_for(self, method: str) -> float:
@@ -84,21 +85,23 @@ class Pacing:
 class PacedWebClient(AsyncWebClient):
     """slack_sdk's client, each call waiting for its turn under `pacing`."""
 
-    def __init__(self, *, pacing: Pacing, **kwargs: Any) -> None:
+    def __init__(self, *, pacing: Pacing, bulk: bool, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.pacing = pacing
+        self.pacing, self.bulk = pacing, bulk
 
     async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
-        await self.pacing.turn(api_method)
+        await self.pacing.turn(api_method, bulk=self.bulk)
         return await super().api_call(api_method, **kwargs)
 
 
 class PausingRateLimitHandler(AsyncRateLimitErrorRetryHandler):
     """On 429: pause the method for Retry-After for every caller, then retry in turn."""
 
-    def __init__(self, pacing: Pacing, max_retry_count: int = RATE_LIMIT_RETRIES) -> None:
+    def __init__(
+        self, pacing: Pacing, *, bulk: bool, max_retry_count: int = RATE_LIMIT_RETRIES
+    ) -> None:
         super().__init__(max_retry_count=max_retry_count)
-        self.pacing = pacing
+        self.pacing, self.bulk = pacing, bulk
 
     async def prepare_for_next_attempt_async(
         self,
@@ -113,7 +116,7 @@ class PausingRateLimitHandler(AsyncRateLimitErrorRetryHandler):
         state.next_attempt_requested = True
         method = request.url.rstrip("/").rsplit("/", 1)[-1]
         self.pacing.pause(method, retry_after(response.headers) + random.uniform(0, RETRY_SPREAD))  # noqa: S311
-        await self.pacing.turn(method)
+        await self.pacing.turn(method, bulk=self.bulk)
         state.increment_current_attempt()
 
 
@@ -129,18 +132,29 @@ def retry_after(headers: Mapping[str, Any]) -> float:
     return 1.0
 
 
+def post_pacing(posts_per_second: float) -> Pacing:
+    """chat.postMessage paced at `posts_per_second` (0: not paced, 429s only)."""
+    return Pacing({POST_MESSAGE: posts_per_second})
+
+
 def web_client(
-    token: str | None, base_url: str | None, *, posts_per_second: float | None = None
+    token: str | None,
+    base_url: str | None,
+    *,
+    pacing: Pacing | None = None,
+    bulk: bool = False,
 ) -> PacedWebClient:
-    """A Web API client that paces chat.postMessage, pauses on 429 and retries 5xx."""
-    pacing = Pacing({POST_MESSAGE: posts_per_second} if posts_per_second else {})
+    """A Web API client that pauses on 429 (with every client sharing `pacing`) and
+    retries 5xx; a `bulk` client also keeps to the pace of each method."""
+    pacing = pacing or Pacing({})
     handlers: list[AsyncRetryHandler] = [
         AsyncConnectionErrorRetryHandler(max_retry_count=2),
-        PausingRateLimitHandler(pacing),
+        PausingRateLimitHandler(pacing, bulk=bulk),
         AsyncServerErrorRetryHandler(max_retry_count=2),
     ]
     return PacedWebClient(
         pacing=pacing,
+        bulk=bulk,
         token=token,
         base_url=base_url or AsyncWebClient.BASE_URL,
         retry_handlers=handlers,

@@ -18,7 +18,7 @@ from bot.checkin_commands import checkin_command
 from bot.events import Origin
 from bot.kb import require_knowledge
 from bot.kb.knowledge import Knowledge
-from bot.model import Ref
+from bot.model import CheckInSpec, PersonSpec, Ref
 from bot.ports import Delivered, NewNudge, NudgeMessage
 from bot.rounds import CheckinService
 from bot.storage.checkins import SqlCheckinStore
@@ -352,7 +352,8 @@ async def test_knowledge_reloads_change_schedules(
     await at(svc, clock, MONDAY_10_NEW_YORK)
     assert messenger.nudges == []
     daily = replace(WEEKLY, ref=Ref(kind="checkin", name="daily"))
-    spec = replace(WEEKLY.spec, schedule="0 10 * * *")  # type: ignore[type-var]
+    assert isinstance(WEEKLY.spec, CheckInSpec)
+    spec = replace(WEEKLY.spec, schedule="0 10 * * *")
     current["knowledge"] = Knowledge.of([*without, replace(daily, spec=spec)])
     await at(svc, clock, MONDAY_10_NEW_YORK + timedelta(minutes=1))
     await at(svc, clock, datetime(2026, 12, 1, 15, tzinfo=UTC))
@@ -415,7 +416,8 @@ async def test_a_zone_change_mid_round_does_not_nudge_twice(
     await svc.tick()
     await at(svc, clock, MONDAY_10_LONDON)
     alice = KNOWLEDGE.entities[Ref(kind="person", name="alice")]
-    moved = replace(alice, spec=replace(alice.spec, timezone="America/New_York"))  # type: ignore[type-var]
+    assert isinstance(alice.spec, PersonSpec)
+    moved = replace(alice, spec=replace(alice.spec, timezone="America/New_York"))
     current["knowledge"] = Knowledge.of([moved if e.ref == alice.ref else e for e in KNOWLEDGE])
     await at(svc, clock, MONDAY_10_NEW_YORK)
     assert len(messenger.sent_to(ALICE)) == 1

@@ -62,7 +62,6 @@ from sqlalchemy.pool import NullPool
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import bot.app  # noqa: E402
 import bot.rounds  # noqa: E402
 from bot.app import serving  # noqa: E402
 from bot.config import load_settings  # noqa: E402

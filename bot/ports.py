@@ -165,8 +165,8 @@ class CheckinStore(Protocol):
         when it was first seen (`at`, for new ones)."""
         ...
 
-    async def planned(self, checkin: str, until: datetime) -> None:
-        """Every occurrence of `checkin` before `until` is claimed; it never goes back."""
+    async def planned(self, checkins: list[str], until: datetime) -> None:
+        """Every occurrence of `checkins` before `until` is claimed; it never goes back."""
         ...
 
     async def missed(self, nudge_id: int) -> None:

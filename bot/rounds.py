@@ -129,7 +129,7 @@ class CheckinService:
                 claimed += await self._claim(
                     checkin, max(earliest, starts.get(name, now)), end, now
                 )
-            await self.store.planned(name, end)
+        await self.store.planned(list(starts), end)
         return claimed
 
     async def _claim(self, checkin: Entity, start: datetime, end: datetime, now: datetime) -> int:
@@ -201,13 +201,11 @@ class CheckinService:
             while True:
                 nudge = await queue.get()
                 try:
-                    if nudge.checkin in paused:  # paused mid-round: the rest is not sent
-                        await self.store.missed(nudge.id)
-                        counts[False] += 1
-                        continue
                     if nudge.round_id not in rounds:
                         rounds[nudge.round_id] = await self.store.round(nudge.round_id)
-                    counts[await self._send_one(nudge, rounds[nudge.round_id], now)] += 1
+                    round_ = rounds[nudge.round_id]
+                    stopped = nudge.checkin in paused
+                    counts[await self._send_one(nudge, round_, now, paused=stopped)] += 1
                 except StorageError as exc:  # its lease runs out; a later pass looks first
                     counts[False] += 1
                     log.warning("nudge_not_recorded", checkin=nudge.checkin, error=str(exc))
@@ -218,9 +216,7 @@ class CheckinService:
             senders = [group.create_task(sender()) for _ in range(SENDERS)]
             try:
                 while True:
-                    fresh = await self.store.paused()
-                    paused.clear()  # no await between: senders never see it empty
-                    paused.update(fresh)
+                    paused = await self.store.paused()
                     batch = await self.store.take_due(now, self._owner, LEASE, SENDERS)
                     if not batch:
                         break
@@ -233,10 +229,15 @@ class CheckinService:
                 task.cancel()
         return counts[True], counts[False]
 
-    async def _send_one(self, nudge: Nudge, round_: Round | None, now: datetime) -> bool:
+    async def _send_one(
+        self, nudge: Nudge, round_: Round | None, now: datetime, *, paused: bool
+    ) -> bool:
+        """Send one nudge; one whose check-in is gone or paused, or whose round closed, is
+        recorded missed instead."""
         checkin = self.knowledge().get(Ref(kind="checkin", name=nudge.checkin))
-        if checkin is None or round_ is None or round_.closed_at is not None or nudge.user is None:
-            if nudge.user is None:
+        closed = round_ is None or round_.closed_at is not None
+        if checkin is None or closed or paused or nudge.user is None:
+            if nudge.user is None and not paused:
                 await self.store.failed(
                     nudge.id, "no chat user ID in the knowledge", None, owner=self._owner
                 )

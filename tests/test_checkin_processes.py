@@ -171,6 +171,13 @@ class SlowSlack(FakeSlack):
         return response
 
 
+def with_platform_zones(slack: FakeSlack, users: list[str]) -> None:
+    """Slack profiles for the people whose zone the knowledge leaves out."""
+    for i, uid in enumerate(users):
+        if ZONES[i % len(ZONES)] is None:
+            slack.add_user(uid, tz=PLATFORM_ZONE)
+
+
 async def test_replica_processes_send_each_recipient_one_nudge(
     database: str, tmp_path: Path
 ) -> None:
@@ -178,9 +185,7 @@ async def test_replica_processes_send_each_recipient_one_nudge(
     knowledge = tmp_path / "knowledge"
     users = write_knowledge(knowledge)
     async with FakeSlack() as slack:
-        for i, uid in enumerate(users):
-            if ZONES[i % len(ZONES)] is None:
-                slack.add_user(uid, tz=PLATFORM_ZONE)
+        with_platform_zones(slack, users)
         first = await run_worker(database, knowledge, slack, SATURDAY, "first")
         assert first == [{"owner": "first", "claimed": 0, "sent": 0, "failed": 0,
                           "reminded": 0, "closed": 0}]  # fmt: skip
@@ -207,9 +212,7 @@ async def test_a_killed_process_and_its_restart_send_no_duplicate(
     knowledge = tmp_path / "knowledge"
     users = write_knowledge(knowledge)
     async with SlowSlack(delay=0.25) as slack:
-        for i, uid in enumerate(users):
-            if ZONES[i % len(ZONES)] is None:
-                slack.add_user(uid, tz=PLATFORM_ZONE)
+        with_platform_zones(slack, users)
         await run_worker(database, knowledge, slack, SATURDAY, "first")
         doomed = await start_worker(database, knowledge, slack, MONDAY_EVENING, "doomed")
         try:
@@ -248,9 +251,7 @@ async def test_replica_processes_retry_failed_nudges_once(database: str, tmp_pat
     knowledge = tmp_path / "knowledge"
     users = write_knowledge(knowledge)
     async with FakeSlack() as slack:
-        for i, uid in enumerate(users):
-            if ZONES[i % len(ZONES)] is None:
-                slack.add_user(uid, tz=PLATFORM_ZONE)
+        with_platform_zones(slack, users)
         await run_worker(database, knowledge, slack, SATURDAY, "first")
         slack.fail("chat.postMessage", error="fatal_error", times=PEOPLE)
         (failing,) = await run_worker(database, knowledge, slack, MONDAY_EVENING, "failing")

@@ -196,8 +196,8 @@ async def test_planning_resumes_where_it_left_off(engine: AsyncEngine) -> None:
         "weekly": T0,
         "daily": T0 + LEASE,
     }
-    await store.planned("weekly", T0 + timedelta(hours=1))
-    await store.planned("weekly", T0 + timedelta(minutes=1))  # never goes back
+    await store.planned(["weekly"], T0 + timedelta(hours=1))
+    await store.planned(["weekly"], T0 + timedelta(minutes=1))  # never goes back
     assert await store.plan_from(["weekly"], T0 + 2 * LEASE) == {"weekly": T0 + timedelta(hours=1)}
 
 

@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, case, exists, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, case, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -67,13 +67,13 @@ class SqlCheckinStore:
             )
             return {row.checkin: row.start for row in await conn.execute(query)}
 
-    async def planned(self, checkin: str, until: datetime) -> None:
-        """Every occurrence of `checkin` before `until` is claimed; it never goes back."""
+    async def planned(self, checkins: list[str], until: datetime) -> None:
+        """Every occurrence of `checkins` before `until` is claimed; it never goes back."""
         async with self._transaction("recording what was planned") as conn:
             await conn.execute(
                 update(CheckinSchedule)
                 .where(
-                    CheckinSchedule.checkin == checkin,
+                    CheckinSchedule.checkin.in_(checkins),
                     or_(
                         CheckinSchedule.planned_until.is_(None),
                         CheckinSchedule.planned_until < until,
@@ -87,7 +87,7 @@ class SqlCheckinStore:
         async with self._transaction("marking a nudge missed") as conn:
             await conn.execute(
                 update(CheckinNudge)
-                .where(CheckinNudge.id == nudge_id, CheckinNudge.state == "sending")
+                .where(_in_flight(nudge_id))
                 .values(state="missed", owner=None, next_attempt_at=None)
             )
 
@@ -198,11 +198,7 @@ class SqlCheckinStore:
         async with self._transaction("renewing a lease") as conn:
             result = await conn.execute(
                 update(CheckinNudge)
-                .where(
-                    CheckinNudge.id == nudge_id,
-                    CheckinNudge.state == "sending",
-                    CheckinNudge.owner == owner,
-                )
+                .where(_in_flight(nudge_id, owner))
                 .values(next_attempt_at=until)
             )
             return result.rowcount == 1
@@ -212,7 +208,7 @@ class SqlCheckinStore:
         async with self._transaction("marking a nudge sent") as conn:
             await conn.execute(
                 update(CheckinNudge)
-                .where(CheckinNudge.id == nudge_id, CheckinNudge.state == "sending")
+                .where(_in_flight(nudge_id))
                 .values(
                     state="sent",
                     sent_at=at,
@@ -231,11 +227,7 @@ class SqlCheckinStore:
         async with self._transaction("marking a nudge failed") as conn:
             await conn.execute(
                 update(CheckinNudge)
-                .where(
-                    CheckinNudge.id == nudge_id,
-                    CheckinNudge.state == "sending",
-                    CheckinNudge.owner == owner,
-                )
+                .where(_in_flight(nudge_id, owner))
                 .values(state=state, next_attempt_at=retry_at, owner=None, error=error[:255])
             )
 
@@ -438,3 +430,9 @@ def _nudge(row: Row[Any], lease_expired: bool) -> Nudge:
         message_ts=row.message_ts,
         lease_expired=lease_expired,
     )
+
+
+def _in_flight(nudge_id: int, owner: str | None = None) -> ColumnElement[bool]:
+    """The nudge while it is being sent (by `owner`, when given)."""
+    condition = and_(CheckinNudge.id == nudge_id, CheckinNudge.state == "sending")
+    return condition if owner is None else and_(condition, CheckinNudge.owner == owner)

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import CroniterBadDateError, croniter
 
 from bot.kb.knowledge import Knowledge
-from bot.model import CheckInQuestion, CheckInSpec, Entity, PersonSpec, Ref
+from bot.model import CheckInQuestion, CheckInSpec, Entity, PersonSpec, Ref, whole_number
 
 RECIPIENT = "recipient"
 #: The stored value of "Skip this round".
@@ -130,9 +130,10 @@ def check_answer(question: CheckInQuestion, value: str) -> str:
                 return option
         raise AnswerError(f"choose one of: {', '.join(question.options)}")
     if question.type == "scale":
-        if not text.lstrip("-").isdigit() or not question.min <= int(text) <= question.max:
+        number = whole_number(text)
+        if number is None or not question.min <= number <= question.max:
             raise AnswerError(f"give a whole number from {question.min} to {question.max}")
-        return str(int(text))
+        return str(number)
     if not text and question.required:
         raise AnswerError("an answer is required")
     return text[:3000]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, cast
 
-from bot.model import Ref
+from bot.model import Ref, row_id
 
 Intent = Literal["owner", "definition", "links", "members", "owns", "faq", "unknown"]
 INTENTS: tuple[Intent, ...] = ("owner", "definition", "links", "members", "owns", "faq", "unknown")
@@ -95,8 +95,9 @@ def parse_payload(value: str, origin: Origin) -> Feedback | Pick | CheckinClick 
     """The event a button payload stands for, or None if it is not one of ours."""
     kind, _, rest = value.partition(_SEP)
     first, _, second = rest.partition(_SEP)
-    if kind.startswith("checkin") and first.isdigit():
-        return _checkin_click(kind, int(first), second, origin)
+    if kind.startswith("checkin"):
+        round_id = row_id(first)
+        return None if round_id is None else _checkin_click(kind, round_id, second, origin)
     if kind == "vote" and first and second in ("up", "down"):
         return Feedback(origin=origin, question_uid=first, helpful=second == "up")
     if kind == "pick" and first in INTENTS and first != "unknown":

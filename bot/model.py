@@ -17,6 +17,23 @@ ALL_KINDS = OPSBOT_KINDS | OWNABLE_KINDS
 KIND_SYNONYMS = {"group": "team", "user": "person"}
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+#: A whole number as people and platforms write it: ASCII digits, an optional minus, and
+#: short enough for a 64-bit column. (`str.isdigit()` takes "²", and `int()` refuses
+#: 5,000 digits: neither is ever handed to `int()` here.)
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")
+#: The largest row id every supported database stores (PostgreSQL `integer`).
+MAX_ROW_ID = 2**31 - 1
+
+
+def whole_number(text: str) -> int | None:
+    """`text` as an int when it is a short run of ASCII digits, else None."""
+    return int(text) if _WHOLE_NUMBER.fullmatch(text) else None
+
+
+def row_id(text: str) -> int | None:
+    """`text` as a database row id (1 to MAX_ROW_ID), else None."""
+    number = whole_number(text)
+    return number if number is not None and 1 <= number <= MAX_ROW_ID else None
 
 
 class RefSyntaxError(ValueError):

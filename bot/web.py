@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -16,6 +17,8 @@ from bot.slack.adapter import MAX_BODY, HttpResult, SlackAdapter
 log = structlog.get_logger(__name__)
 
 Probe = Callable[[], Awaitable[str | None]]
+#: The status counted for a request whose client went away before the answer (as nginx).
+CLIENT_CLOSED = 499
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +68,10 @@ async def _measured(
         return response
     except web.HTTPException as exc:
         status = exc.status
+        raise
+    except (asyncio.CancelledError, ConnectionError):
+        # The client hung up (aiohttp cancels the handler): nothing failed on our side.
+        status = CLIENT_CLOSED
         raise
     except Exception as exc:
         log.exception("request_failed", route=name, error=repr(exc))

@@ -18,6 +18,7 @@ from bot.checkins import (
     wall_time,
     zone,
 )
+from bot.events import CheckinClick, Origin, parse_payload
 from bot.model import CheckInQuestion, CheckInSpec, Entity, PersonSpec, Ref, Source
 
 LONDON = ZoneInfo("Europe/London")
@@ -110,7 +111,9 @@ def test_answers_are_normalised(question: CheckInQuestion, value: str, stored: s
 @pytest.mark.parametrize(
     ("question", "value", "message"),
     [(CHOICE, "Maybe", "choose one of: Yes, Partly, No"), (SCALE, "6", "from 1 to 5"),
-     (SCALE, "three", "from 1 to 5"), (SCALE, "0", "from 1 to 5")],
+     (SCALE, "three", "from 1 to 5"), (SCALE, "0", "from 1 to 5"), (SCALE, "²", "from 1 to 5"),
+     (SCALE, "9" * 5000, "from 1 to 5"), (SCALE, "\uff13", "from 1 to 5"),
+     (SCALE, "-", "from 1 to 5"), (SCALE, "+3", "from 1 to 5")],
 )  # fmt: skip
 def test_bad_answers_are_refused(question: CheckInQuestion, value: str, message: str) -> None:
     """An answer that does not fit its question says what would."""
@@ -151,3 +154,19 @@ def test_anonymous_summary_names_nobody() -> None:
     assert summary.who == {}
     assert "alice" not in repr(summary)
     assert summary.questions[0].counts["Yes"] == 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["checkin|²|q|v", "checkin|" + "1" * 5000 + "|q|v", f"checkin|{2**31}|q|v", "checkin|0|q|v",
+     "checkin|-3|q|v", "checkin-skip|\uff11", f"checkin-later|{10**30}"],
+)  # fmt: skip
+def test_button_round_ids_are_bounded(value: str) -> None:
+    """A round id that no database row can have makes the payload none of ours."""
+    assert parse_payload(value, Origin(platform="slack")) is None
+
+
+def test_the_largest_round_id_is_read() -> None:
+    """The largest id a PostgreSQL integer holds is still a round id."""
+    click = parse_payload(f"checkin-skip|{2**31 - 1}", Origin(platform="slack"))
+    assert isinstance(click, CheckinClick) and click.round_id == 2**31 - 1

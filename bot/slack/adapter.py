@@ -30,6 +30,7 @@ from bot.answers import AnswerEngine
 from bot.errors import StorageError
 from bot.events import CheckinClick, Command, Feedback, Message, Origin, Pick, parse_payload
 from bot.handlers import Handlers
+from bot.model import whole_number
 from bot.ports import Clock, EventLog, Telemetry
 from bot.slack.blocks import ACTION_LINK, ACTION_PICK, ACTION_SHARE, ACTION_VOTE, SlackRenderer
 from bot.slack.messenger import ACTION_CHECKIN, ACTION_CHECKIN_TEXT, VIEW_CHECKIN_TEXT, text_view
@@ -37,6 +38,10 @@ from bot.slack.messenger import ACTION_CHECKIN, ACTION_CHECKIN_TEXT, VIEW_CHECKI
 log = structlog.get_logger(__name__)
 
 MAX_BODY = 1024 * 1024
+#: Slack's signatures are "v0=" and 64 hex digits; anything much longer is not one.
+MAX_SIGNATURE = 128
+#: What a click on a button no message of ours carries gets.
+UNKNOWN_BUTTON = "Sorry, I can't read that button (it may be from an old message). Try /ops help."
 _MENTION = re.compile(r"^\s*<@[A-Z0-9]+(?:\|[^>]*)?>[\s,:]*")
 
 
@@ -99,7 +104,7 @@ class SlackAdapter:
         lowered = {k.lower(): v for k, v in headers.items()}
         timestamp = lowered.get("x-slack-request-timestamp", "")
         signature = lowered.get("x-slack-signature", "")
-        if not timestamp.isdigit() or not signature:
+        if whole_number(timestamp) is None or not 0 < len(signature) <= MAX_SIGNATURE:
             return HttpResult(status=401, body="invalid signature")
         try:
             text = body.decode("utf-8")
@@ -113,7 +118,13 @@ class SlackAdapter:
         except ValueError as exc:
             return HttpResult(status=400, body=f"malformed request body: {exc}")
         request = AsyncBoltRequest(body=text, query=query, headers=dict(headers))
-        response = await self.app.async_dispatch(request)
+        try:
+            response = await self.app.async_dispatch(request)
+        except Exception as exc:
+            # Listeners' own failures reach `_on_error`; what escapes bolt is its reading
+            # of a signed payload shaped unlike anything Slack sends.
+            log.warning("slack_request_malformed", error=type(exc).__name__)
+            return HttpResult(status=400, body="malformed request body: unexpected shape")
         return _result(response)
 
     async def oauth(self, path: str, query: str, headers: dict[str, str]) -> HttpResult:
@@ -210,7 +221,7 @@ class SlackAdapter:
     ) -> None:
         """A check-in command or click, answered after the ack; files go to the user's DM."""
         reply = await self.handlers.checkin(event)
-        await respond(text=reply.text, response_type="ephemeral", replace_original=False)
+        await self._private(respond, client, event.origin.user, text=reply.text)
         user = event.origin.user
         if reply.attachment is not None and user:
             opened = await client.conversations_open(users=user)
@@ -225,28 +236,28 @@ class SlackAdapter:
         self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
         await ack()
-        action = (body.get("actions") or [{}])[0]
-        event = parse_payload(str(action.get("value", "")), _origin(body))
+        event = parse_payload(_action_value(body), _origin(body))
         if isinstance(event, CheckinClick):
             self._later(self._checkin(event, respond, client))
+        else:
+            self._later(self._unknown_button(body, respond, client))
 
     async def _on_checkin_text(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
         await ack()
-        action = (body.get("actions") or [{}])[0]
-        view = text_view("Your answer", str(action.get("value", "")))
-        await self._call("views.open", client.views_open(trigger_id=body["trigger_id"], view=view))
+        trigger = _field(body, "trigger_id")
+        if trigger is not None:
+            view = text_view("Your answer", _action_value(body))
+            await self._call("views.open", client.views_open(trigger_id=trigger, view=view))
 
     async def _on_checkin_view(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
         await ack()
-        view = body.get("view") or {}
-        state = ((view.get("state") or {}).get("values") or {}).get("answer") or {}
-        text = str((state.get("value") or {}).get("value") or "")
-        origin = Origin(platform="slack", user=(body.get("user") or {}).get("id"))
-        event = parse_payload(str(view.get("private_metadata", "")) + text, origin)
+        text = _field(body, "view", "state", "values", "answer", "value", "value") or ""
+        origin = Origin(platform="slack", user=_field(body, "user", "id"))
+        event = parse_payload((_field(body, "view", "private_metadata") or "") + text, origin)
         if isinstance(event, CheckinClick) and origin.user:
             self._later(self._checkin_dm(event, origin.user, client))
 
@@ -254,37 +265,65 @@ class SlackAdapter:
         reply = await self.handlers.checkin(event)
         await self._call("chat.postMessage", client.chat_postMessage(channel=user, text=reply.text))
 
-    async def _on_click(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def _on_click(
+        self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
         await ack()
-        action = (body.get("actions") or [{}])[0]
-        origin = _origin(body)
-        event = parse_payload(str(action.get("value", "")), origin)
+        event = parse_payload(_action_value(body), _origin(body))
         if isinstance(event, Feedback):
-            self._later(self._vote(event, respond))
+            self._later(self._vote(event, respond, client))
         elif isinstance(event, Pick):
-            self._later(self._pick(event, respond))
+            self._later(self._pick(event, respond, client))
+        else:
+            self._later(self._unknown_button(body, respond, client))
 
-    async def _vote(self, event: Feedback, respond: AsyncRespond) -> None:
+    async def _vote(self, event: Feedback, respond: AsyncRespond, client: AsyncWebClient) -> None:
         reply = await self.handlers.vote(event)
-        await respond(text=reply.text, response_type="ephemeral", replace_original=False)
+        await self._private(respond, client, event.origin.user, text=reply.text)
 
-    async def _pick(self, event: Pick, respond: AsyncRespond) -> None:
+    async def _pick(self, event: Pick, respond: AsyncRespond, client: AsyncWebClient) -> None:
         reply = await self.handlers.handle(event)
         text, blocks = self._renderer().reply(reply, shareable=True)
-        await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+        await self._private(respond, client, event.origin.user, text=text, blocks=blocks)
 
-    async def _on_share(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def _on_share(
+        self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
         await ack()
-        action = (body.get("actions") or [{}])[0]
-        event = parse_payload(str(action.get("value", "")), _origin(body))
-        if isinstance(event, Pick):
+        event = parse_payload(_action_value(body), _origin(body))
+        if isinstance(event, Pick) and respond.response_url:
             self._later(self._share(event, respond))
+        else:
+            self._later(self._unknown_button(body, respond, client))
 
     async def _share(self, event: Pick, respond: AsyncRespond) -> None:
         reply = await self.handlers.handle(event)
         text, blocks = self._renderer().reply(reply)
         await respond(text=text, blocks=blocks, response_type="in_channel")
         await respond(delete_original=True)
+
+    async def _unknown_button(
+        self, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await self._private(respond, client, _origin(body).user, text=UNKNOWN_BUTTON)
+
+    async def _private(
+        self,
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+        user: str | None,
+        *,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Answer one person: through the request's response_url, else (none) in their DM."""
+        if respond.response_url:
+            await respond(
+                text=text, blocks=blocks, response_type="ephemeral", replace_original=False
+            )
+        elif user:
+            post = client.chat_postMessage(channel=user, text=text, blocks=blocks)
+            await self._call("chat.postMessage", post)
 
     async def _on_link(self, ack: AsyncAck) -> None:
         await ack()  # a link button opens its URL in Slack; there is nothing to do
@@ -336,21 +375,48 @@ class SlackAdapter:
 
 def _origin(body: dict[str, Any]) -> Origin:
     """Who clicked, where: from an interaction payload."""
-    user = (body.get("user") or {}).get("id")
-    channel = (body.get("channel") or {}).get("id")
-    team = (body.get("team") or {}).get("id")
-    return Origin(platform="slack", user=user, workspace=team, channel=channel)
+    return Origin(
+        platform="slack",
+        user=_field(body, "user", "id"),
+        workspace=_field(body, "team", "id"),
+        channel=_field(body, "channel", "id"),
+    )
+
+
+def _field(body: dict[str, Any], *path: str) -> str | None:
+    """The text at `path` in a payload, or None where any step is missing or not text."""
+    found: Any = body
+    for step in path:
+        if not isinstance(found, dict):
+            return None
+        found = found.get(step)
+    return found if isinstance(found, str) and found else None
+
+
+def _action_value(body: dict[str, Any]) -> str:
+    """The value of the clicked button ("" if the payload carries none)."""
+    actions = body.get("actions")
+    first = actions[0] if isinstance(actions, list) and actions else None
+    return str(first.get("value", "")) if isinstance(first, dict) else ""
 
 
 def _check_body(text: str, content_type: str) -> None:
     """Raise ValueError when a signed body is not what Slack sends."""
     if "application/json" in content_type:
-        if not isinstance(json.loads(text), dict):
+        if not isinstance(_json(text), dict):
             raise ValueError("a JSON body must be an object")
         return
     form = dict(parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text)))
-    if "payload" in form and not isinstance(json.loads(form["payload"]), dict):
+    if "payload" in form and not isinstance(_json(form["payload"]), dict):
         raise ValueError("payload must be a JSON object")
+
+
+def _json(text: str) -> Any:
+    """Parsed JSON; ValueError for invalid JSON and for JSON nested past the parser's depth."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def _result(response: BoltResponse) -> HttpResult:

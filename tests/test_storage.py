@@ -71,6 +71,17 @@ async def test_the_writer_rides_out_a_database_outage(store: SqlStore) -> None:
     assert [(g.key, g.count) for g in await store.gaps()] == [("during-outage", 1)]
 
 
+async def test_a_question_uid_is_stored_once(store: SqlStore) -> None:
+    """A question recorded again under its uid (a replayed request) keeps one row."""
+    first = asked("replayed", uid="a" * 32)
+    await store.record_questions([first, first])
+    await store.record_questions([first, asked("other")])
+    assert sorted((g.key, g.count) for g in await store.gaps()) == [
+        ("other", 1),
+        ("replayed", 1),
+    ]
+
+
 async def test_record_stores_every_field(store: SqlStore, engine: AsyncEngine) -> None:
     """A recorded question reads back field for field, its time aware and in UTC."""
     question = AskedQuestion(

@@ -65,13 +65,15 @@ class SqlStore:
         ]
 
     async def record_questions(self, questions: list[AskedQuestion]) -> None:
-        """Store many questions in one transaction."""
+        """Store many questions in one transaction; a uid already stored is stored once."""
         if not questions:
             return
         for question in questions:
             _require_aware(question.asked_at, "asked_at")
+        rows = list({q.uid: _row(q) for q in reversed(questions)}.values())[::-1]
         async with self._transaction("recording questions") as conn:
-            await conn.execute(insert(Question), [_row(q) for q in questions])
+            once = insert_for(conn)(Question).on_conflict_do_nothing(index_elements=[Question.uid])
+            await conn.execute(once, rows)
 
     async def record_vote(self, vote: Vote) -> None:
         """Store a vote; the same user voting again on the same answer replaces the vote."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from bot.events import Attachment, CheckinClick, Origin, Reply
 from bot.model import CheckInSpec, Entity, Ref
+from bot.ports import Round
 from bot.reports import ExportRow, export_csv
 from bot.rounds import CheckinService
 
@@ -31,6 +32,11 @@ def _reply(text: str) -> Reply:
 
 async def _run(service: CheckinService, origin: Origin, checkin: Entity) -> Reply:
     started = await service.run_now(checkin)
+    if isinstance(started, Round):
+        return _reply(
+            f"{checkin.title} is already running since {started.opened_at:%Y-%m-%d %H:%M} UTC"
+            f" (this round closes {started.closes_at:%Y-%m-%d %H:%M} UTC); not starting another."
+        )
     return _reply(f"Started a round of {checkin.title}: {started} people nudged.")
 
 

@@ -37,6 +37,9 @@ class Command:
     origin: Origin
     text: str
     name: str = "ops"
+    #: A key of this one delivery (e.g. Slack's request signature): a replay of the same
+    #: request records the same question, once.
+    uid: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -126,7 +126,7 @@ class Handlers:
         """The reply to a question, command or suggestion click; no I/O at all."""
         match event:
             case Command(name="ops"):
-                return self._command(event.origin, event.text)
+                return self._command(event.origin, event.text, event.uid)
             case Message():
                 return self._message(event.origin, event.text)
             case Pick():
@@ -172,17 +172,17 @@ class Handlers:
 
     # -- questions -----------------------------------------------------------------
 
-    def _command(self, origin: Origin, text: str) -> Outcome:
+    def _command(self, origin: Origin, text: str, uid: str | None = None) -> Outcome:
         word, _, rest = text.strip().partition(" ")
         name = word.lower()
         if not name or name in _HELP_WORDS:
             return Outcome(reply=Reply(text=HELP, kind="help"))
         sub = SUB_COMMANDS.get(name)
         if sub is None:
-            return self._ask(origin, text)
+            return self._ask(origin, text, uid=uid)
         if not rest.strip():
             return Outcome(reply=Reply(text=f"Usage: {sub.usage}", kind="error"))
-        return self._ask(origin, rest, intent=sub.intent)
+        return self._ask(origin, rest, intent=sub.intent, uid=uid)
 
     def _message(self, origin: Origin, text: str) -> Outcome:
         words = normalize(text)
@@ -190,14 +190,18 @@ class Handlers:
             return Outcome(reply=Reply(text=HELP, kind="help"))
         return self._ask(origin, text)
 
-    def _ask(self, origin: Origin, text: str, intent: Intent | None = None) -> Outcome:
-        return self._outcome(origin, text, self._answers().answer(text, intent=intent))
+    def _ask(
+        self, origin: Origin, text: str, intent: Intent | None = None, uid: str | None = None
+    ) -> Outcome:
+        return self._outcome(origin, text, self._answers().answer(text, intent=intent), uid)
 
-    def _outcome(self, origin: Origin, text: str, answer: Answer) -> Outcome:
+    def _outcome(
+        self, origin: Origin, text: str, answer: Answer, uid: str | None = None
+    ) -> Outcome:
         if self._telemetry is not None:
             self._telemetry.answered(answer.intent)
         question = AskedQuestion(
-            uid=self._new_uid(),
+            uid=uid or self._new_uid(),
             asked_at=self._clock.now(),
             platform=origin.platform,
             workspace=origin.workspace,

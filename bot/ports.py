@@ -146,6 +146,10 @@ class Round:
     closes_at: datetime
     closed_at: datetime | None = None
 
+    def is_open(self, now: datetime) -> bool:
+        """Whether answers are still taken at `now`."""
+        return self.closed_at is None and now < self.closes_at
+
 
 @dataclass(frozen=True, kw_only=True)
 class StoredAnswer:

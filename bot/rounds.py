@@ -58,6 +58,10 @@ SAVE_TRIES = 3
 HISTORY = 11
 ADMIN_ROLE = Ref(kind="role", name="opsbot-admin")
 SKIP_QUESTION = "__round__"
+#: The round key prefix of rounds started by hand (`/ops checkin run`).
+MANUAL = "manual"
+#: How many of a check-in's latest rounds are searched for an open manual one.
+MANUAL_LOOKBACK = 20
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -416,11 +420,18 @@ class CheckinService:
                 return ADMIN_ROLE in person.spec.roles
         return False
 
-    async def run_now(self, checkin: Entity) -> int:
-        """Start a round of `checkin` now, for everyone in its audience; nudges sent."""
+    async def run_now(self, checkin: Entity) -> int | Round:
+        """Start a round of `checkin` now, for everyone in its audience; nudges sent.
+
+        Returns how many were nudged, or the manual round of `checkin` still open, which
+        a repeated request (a double submit, a replay) joins instead of starting another.
+        """
         now = self._clock.now()
+        for round_ in await self.store.rounds(checkin.ref.name, MANUAL_LOOKBACK):
+            if round_.round_key.startswith(MANUAL) and round_.is_open(now):
+                return round_
         spec = _spec(checkin)
-        key = f"manual {now.strftime('%Y-%m-%dT%H:%M:%S')}"
+        key = f"{MANUAL} {now.strftime('%Y-%m-%dT%H:%M:%S')}"
         nudges = [
             self._new_nudge(
                 checkin, person, f"{checkin.ref.name}|{person.ref}|{key}", key, now, now

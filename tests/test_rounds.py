@@ -454,3 +454,25 @@ async def test_pausing_mid_round_stops_retries_and_reminders(
     await svc.pause(WEEKLY, False)
     await at(svc, clock, MONDAY_10_NEW_YORK + timedelta(hours=1))
     assert [n.user for n in messenger.nudges] == [ALICE]
+
+
+async def test_a_repeated_run_joins_the_open_manual_round(
+    store: SqlCheckinStore, messenger: RecordingMessenger
+) -> None:
+    """`checkin run` while a manual round is open says so and nudges nobody again."""
+    clock = FakeClock(SUNDAY)
+    admin = Origin(platform="slack", user="UADMIN")
+    first = service(store, messenger, clock)
+    started = await checkin_command(first, admin, "run weekly")
+    assert started.text == "Started a round of Weekly MLOps practices: 3 people nudged."
+    clock.current = SUNDAY + timedelta(seconds=2)
+    # Another replica, a second later: the round is in the database, so it agrees.
+    again = await checkin_command(service(store, messenger, clock, owner="r2"), admin, "run weekly")
+    assert again.text.startswith("Weekly MLOps practices is already running since")
+    assert "not starting another" in again.text
+    assert len(messenger.firsts) == 3
+    clock.current = SUNDAY + timedelta(days=8)
+    await first.tick()  # the round closes
+    later = await checkin_command(first, admin, "run weekly")
+    assert later.text == "Started a round of Weekly MLOps practices: 3 people nudged."
+    assert len(messenger.firsts) == 6

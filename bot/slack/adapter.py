@@ -8,6 +8,7 @@ and worked on afterwards, so Slack always hears back within its 3 seconds.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 from collections.abc import Awaitable, Callable, Coroutine
@@ -153,7 +154,12 @@ class SlackAdapter:
         self.app.error(self._on_error)
 
     async def _on_command(
-        self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+        request: AsyncBoltRequest,
     ) -> None:
         origin = Origin(
             platform="slack",
@@ -162,10 +168,13 @@ class SlackAdapter:
             channel=body.get("channel_id"),
             is_direct=body.get("channel_name") == "directmessage",
         )
-        command = Command(origin=origin, text=str(body.get("text", "")))
+        once = _delivery(request)
+        # A replayed question gets its answer again, and is recorded once (same uid).
+        uid = None if once is None else hashlib.sha256(once.encode()).hexdigest()[:32]
+        command = Command(origin=origin, text=str(body.get("text", "")), uid=uid)
         if self.handlers.is_checkin_command(command):
             await ack(text="On it…", response_type="ephemeral")
-            self._later(self._checkin(command, respond, client))
+            self._later(self._checkin(command, respond, client), once=once)
             return
         outcome = self.handlers.respond(command)
         text, blocks = self._renderer().reply(outcome.reply, shareable=not origin.is_direct)
@@ -233,12 +242,17 @@ class SlackAdapter:
             await self._call("files.uploadV2", upload)
 
     async def _on_checkin_click(
-        self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+        request: AsyncBoltRequest,
     ) -> None:
         await ack()
         event = parse_payload(_action_value(body), _origin(body))
         if isinstance(event, CheckinClick):
-            self._later(self._checkin(event, respond, client))
+            self._later(self._checkin(event, respond, client), once=_delivery(request))
         else:
             self._later(self._unknown_button(body, respond, client))
 
@@ -252,28 +266,37 @@ class SlackAdapter:
             await self._call("views.open", client.views_open(trigger_id=trigger, view=view))
 
     async def _on_checkin_view(
-        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        client: AsyncWebClient,
+        request: AsyncBoltRequest,
     ) -> None:
         await ack()
         text = _field(body, "view", "state", "values", "answer", "value", "value") or ""
         origin = Origin(platform="slack", user=_field(body, "user", "id"))
         event = parse_payload((_field(body, "view", "private_metadata") or "") + text, origin)
         if isinstance(event, CheckinClick) and origin.user:
-            self._later(self._checkin_dm(event, origin.user, client))
+            self._later(self._checkin_dm(event, origin.user, client), once=_delivery(request))
 
     async def _checkin_dm(self, event: CheckinClick, user: str, client: AsyncWebClient) -> None:
         reply = await self.handlers.checkin(event)
         await self._call("chat.postMessage", client.chat_postMessage(channel=user, text=reply.text))
 
     async def _on_click(
-        self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+        request: AsyncBoltRequest,
     ) -> None:
         await ack()
         event = parse_payload(_action_value(body), _origin(body))
         if isinstance(event, Feedback):
-            self._later(self._vote(event, respond, client))
+            self._later(self._vote(event, respond, client), once=_delivery(request))
         elif isinstance(event, Pick):
-            self._later(self._pick(event, respond, client))
+            self._later(self._pick(event, respond, client), once=_delivery(request))
         else:
             self._later(self._unknown_button(body, respond, client))
 
@@ -287,12 +310,17 @@ class SlackAdapter:
         await self._private(respond, client, event.origin.user, text=text, blocks=blocks)
 
     async def _on_share(
-        self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+        request: AsyncBoltRequest,
     ) -> None:
         await ack()
         event = parse_payload(_action_value(body), _origin(body))
         if isinstance(event, Pick) and respond.response_url:
-            self._later(self._share(event, respond))
+            self._later(self._share(event, respond), once=_delivery(request))
         else:
             self._later(self._unknown_button(body, respond, client))
 
@@ -354,11 +382,18 @@ class SlackAdapter:
             self.telemetry.platform_error("slack", method, error)
             log.warning("slack_api_error", method=method, error=error)
 
-    def _later(self, work: Coroutine[Any, Any, object]) -> None:
-        """Run `work` after the ack; the one catch-all of this inbound path logs failures."""
+    def _later(self, work: Coroutine[Any, Any, object], *, once: str | None = None) -> None:
+        """Run `work` after the ack; the one catch-all of this inbound path logs failures.
+
+        With `once` (a delivery's key), work a replay of that delivery already started is
+        not done again, whichever replica started it.
+        """
 
         async def guarded() -> None:
             try:
+                if once is not None and not await self._first_delivery(once):
+                    work.close()
+                    return
                 await work
             except Exception as exc:
                 log.exception("slack_background_failed", error=repr(exc))
@@ -366,6 +401,18 @@ class SlackAdapter:
         task = asyncio.get_running_loop().create_task(guarded())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _first_delivery(self, once: str) -> bool:
+        """Claim a delivery; True unless some replica claimed it before (a replay)."""
+        try:
+            first = await self.events.claim(once, self.clock.now())
+        except StorageError as exc:
+            # Better a rare replay acted on than the request itself lost with the database.
+            log.warning("delivery_claim_failed", error=str(exc))
+            return True
+        if not first:
+            log.info("slack_replay_ignored")
+        return first
 
     async def drain(self, seconds: float = 10.0) -> None:
         """Let work already started finish (at shutdown), for up to `seconds`."""
@@ -391,6 +438,15 @@ def _field(body: dict[str, Any], *path: str) -> str | None:
             return None
         found = found.get(step)
     return found if isinstance(found, str) and found else None
+
+
+def _delivery(request: AsyncBoltRequest) -> str | None:
+    """The key of one signed delivery (its signature), or None (Socket Mode, no signature).
+
+    Slack signs each delivery afresh, so the same signature twice is a replay.
+    """
+    signature = (request.headers.get("x-slack-signature") or [""])[0]
+    return f"slack:sig:{signature}" if signature else None
 
 
 def _action_value(body: dict[str, Any]) -> str:

@@ -30,7 +30,7 @@ from bot.config import Settings
 from bot.errors import BotError, KnowledgeError
 from bot.handlers import Handlers
 from bot.kb import Knowledge, require_knowledge
-from bot.kb.loader import knowledge_files
+from bot.kb.files import knowledge_files
 from bot.metrics import Metrics
 from bot.ports import Clock, Messenger, SystemClock, Telemetry
 from bot.rounds import CheckinService
@@ -71,15 +71,16 @@ def answer_engine(knowledge: Knowledge, settings: Settings) -> AnswerEngine:
 
 
 def fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
-    """What changes when a knowledge file is added, removed or edited."""
-    found = []
-    for path in knowledge_files(root) if root.is_dir() else []:
-        try:
-            stat = path.stat()
-        except OSError:
-            continue
-        found.append((str(path), stat.st_mtime_ns, stat.st_size))
-    return tuple(found)
+    """What changes when a knowledge file is added, removed, edited or refused.
+
+    The scan's own `stat` of each file inside the root: nothing is opened, no link out
+    of the root is followed, and a refused file (a FIFO, a device) counts as `-1`.
+    """
+    found = knowledge_files(root) if root.is_dir() else []
+    return tuple(
+        (str(f.shown), f.mtime_ns, f.size) if f.real is not None else (str(f.shown), -1, -1)
+        for f in found
+    )
 
 
 def load_engine(settings: Settings, clock: Clock) -> AnswerEngine:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from bot.kb import schema as s
 from bot.kb.checks import RefUse, check_cron, check_timezone
+from bot.kb.files import FileRefused, KnowledgeFile, knowledge_files, read_text
 from bot.kb.problems import Problem, Severity
 from bot.kb.yamlio import LDict, LList, load_documents
 from bot.model import (
@@ -57,17 +57,6 @@ class Loaded:
     files: int = 0
 
 
-def knowledge_files(root: Path) -> list[Path]:
-    """Every `*.yaml`/`*.yml` below `root`, sorted, skipping hidden folders."""
-    found: list[Path] = []
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(
-            Path(folder) / n for n in names if n.endswith((".yaml", ".yml")) and n[0] != "."
-        )
-    return sorted(found)
-
-
 def read_directory(root: Path) -> Loaded:
     """Load every knowledge file below `root` (which must be a directory)."""
     loaded = Loaded()
@@ -76,20 +65,20 @@ def read_directory(root: Path) -> Loaded:
             Problem(file=str(root), line=0, severity="error", message="not a directory")
         )
         return loaded
-    for path in knowledge_files(root):
-        loaded.files += 1
-        _read_file(path, root, loaded)
+    for found in knowledge_files(root):
+        if found.real is not None:
+            loaded.files += 1
+        _read_file(found, root, loaded)
     return loaded
 
 
-def _read_file(path: Path, root: Path, loaded: Loaded) -> None:
+def _read_file(found: KnowledgeFile, root: Path, loaded: Loaded) -> None:
+    path = found.shown
     shown = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        loaded.problems.append(
-            Problem(file=shown, line=1, severity="error", message=f"cannot read: {exc}")
-        )
+        text = read_text(found)
+    except FileRefused as exc:
+        loaded.problems.append(Problem(file=shown, line=1, severity="error", message=str(exc)))
         return
     documents, problem = load_documents(text)
     if problem is not None:

@@ -1,9 +1,13 @@
 """Shared fixtures.
 
 Storage: `database_url` is a fresh, empty database on each backend (SQLite in
-tmp_path; PostgreSQL when OPSBOT_TEST_POSTGRES_URL is set, e.g.
-`postgresql+asyncpg://postgres@127.0.0.1:5432/test`), `engine` an engine on it,
+tmp_path; PostgreSQL on the server of `postgres_server`), `engine` an engine on it,
 `store` a `SqlStore` on the migrated database. `postgres_url` is PostgreSQL only.
+
+`postgres_server` is OPSBOT_TEST_POSTGRES_URL when set (e.g.
+`postgresql+asyncpg://postgres@127.0.0.1:5432/postgres`; unreachable fails the tests),
+else a throwaway server started for the session on first use (tests/throwaway_postgres.py).
+PostgreSQL tests are never skipped.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,6 +30,7 @@ from bot.storage.engine import open_engine
 from bot.storage.migrate import upgrade
 from bot.storage.store import SqlStore
 from tests.fakes import MemoryQuestionLog
+from tests.throwaway_postgres import start_server, stop_server
 
 POSTGRES_ENV = "OPSBOT_TEST_POSTGRES_URL"
 BACKENDS = ("sqlite", "postgresql")
@@ -47,7 +53,8 @@ async def fresh_postgres_database(server_url: str) -> AsyncIterator[str]:
                 await conn.execute(text(f'CREATE DATABASE "{name}"'))
         except Exception as exc:
             where = server.render_as_string(hide_password=True)
-            reason = f"{POSTGRES_ENV} is set but PostgreSQL at {where} is unusable: {exc!r}"
+            source = POSTGRES_ENV if os.environ.get(POSTGRES_ENV) else "the throwaway server"
+            reason = f"PostgreSQL at {where} ({source}) is unusable: {exc!r}"
             pytest.fail(reason, pytrace=False)  # no traceback: its locals hold the password
         try:
             yield server.set(database=name).render_as_string(hide_password=False)
@@ -58,12 +65,18 @@ async def fresh_postgres_database(server_url: str) -> AsyncIterator[str]:
         await admin.dispose()
 
 
-def postgres_server_url() -> str:
-    """The PostgreSQL server to test against; skips the test when none is configured."""
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The PostgreSQL server's URL: OPSBOT_TEST_POSTGRES_URL, or a throwaway server."""
     url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} (e.g. postgresql+asyncpg://...)")
-    return url
+    if url:
+        yield url
+        return
+    server = start_server(Path(tempfile.mkdtemp(prefix="opsbot-pg-")))
+    try:
+        yield server.url
+    finally:
+        stop_server(server)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -72,14 +85,14 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'db' / 'opsbot.sqlite'}"
         return
-    async with fresh_postgres_database(postgres_server_url()) as url:
+    async with fresh_postgres_database(request.getfixturevalue("postgres_server")) as url:
         yield url
 
 
 @pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
+async def postgres_url(postgres_server: str) -> AsyncIterator[str]:
     """A fresh, empty PostgreSQL database, as a URL."""
-    async with fresh_postgres_database(postgres_server_url()) as url:
+    async with fresh_postgres_database(postgres_server) as url:
         yield url
 
 
@@ -103,7 +116,8 @@ async def log(
         async with _migrated(url) as store:
             yield store
         return
-    async with fresh_postgres_database(postgres_server_url()) as url, _migrated(url) as store:
+    server_url = request.getfixturevalue("postgres_server")
+    async with fresh_postgres_database(server_url) as url, _migrated(url) as store:
         yield store
 
 

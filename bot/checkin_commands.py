@@ -14,6 +14,7 @@ from bot.model import CheckInSpec, Entity, Ref
 from bot.ports import Round
 from bot.reports import ExportRow, export_csv
 from bot.rounds import CheckinService
+from bot.styled import Span, Styled, code
 
 USAGE = "Usage: /ops checkin list | run NAME | pause NAME | resume NAME | report NAME | export NAME"
 REFUSED = "Sorry, only opsbot admins can {action} check-ins. Ask your enablement team."
@@ -42,7 +43,10 @@ async def _run(service: CheckinService, origin: Origin, checkin: Entity) -> Repl
 
 async def _pause(service: CheckinService, origin: Origin, checkin: Entity) -> Reply:
     await service.pause(checkin, True)
-    return _reply(f"Paused {checkin.title}. `/ops checkin resume {checkin.ref.name}` restarts it.")
+    resume = code(f"/ops checkin resume {checkin.ref.name}")
+    return Reply.of(
+        Styled.of(("Paused ", checkin.title, ". ", resume, " restarts it.")), kind="checkin"
+    )
 
 
 async def _resume(service: CheckinService, origin: Origin, checkin: Entity) -> Reply:
@@ -56,7 +60,7 @@ async def _report(service: CheckinService, origin: Origin, checkin: Entity) -> R
         return _reply(f"{checkin.title} has had no rounds yet.")
     text, chart = await service.report(checkin, rounds[0])
     attachment = Attachment(filename=f"{checkin.ref.name}.png", content=chart, title=checkin.title)
-    return Reply(text=text, kind="checkin", attachment=attachment)
+    return Reply.of(text, kind="checkin", attachment=attachment)
 
 
 async def export(service: CheckinService, checkin: Entity) -> Reply:
@@ -121,14 +125,15 @@ async def _list(service: CheckinService) -> Reply:
     if not checkins:
         return _reply("There are no check-ins in the knowledge base.")
     paused = await service.store.paused()
-    lines = []
+    lines: list[tuple[str | Span, ...]] = []
     for checkin in checkins:
         spec = checkin.spec
         assert isinstance(spec, CheckInSpec)
         state = " (paused)" if checkin.ref.name in paused else ""
         zone = "each recipient's time" if spec.timezone == "recipient" else spec.timezone
-        lines.append(f"• {checkin.ref.name}: {checkin.title}, `{spec.schedule}` in {zone}{state}")
-    return _reply("Check-ins:\n" + "\n".join(lines))
+        name = f"• {checkin.ref.name}: {checkin.title}, "
+        lines.append((name, code(spec.schedule), f" in {zone}{state}"))
+    return Reply.of(Styled.of("Check-ins:", *lines), kind="checkin")
 
 
 async def checkin_click(service: CheckinService, click: CheckinClick) -> Reply:

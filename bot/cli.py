@@ -196,7 +196,7 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{checkin.title} has had no rounds yet.")
                 return EXIT_OK
             text, chart = await service.report(checkin, rounds[0])
-            return _write(args.output, chart if args.format == "png" else text.encode())
+            return _write(args.output, chart if args.format == "png" else text.plain.encode())
 
     return asyncio.run(run())
 

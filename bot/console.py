@@ -10,6 +10,7 @@ from typing import TextIO
 from bot.events import CheckinClick, Command, Event, Message, Origin, Reply
 from bot.model import Entity
 from bot.ports import Delivered, NudgeMessage
+from bot.styled import Styled
 
 Handle = Callable[[Event], Awaitable[Reply]]
 
@@ -56,8 +57,8 @@ class ConsoleMessenger:
     async def find_nudge(self, user: str, key: str) -> Delivered | None:
         return None
 
-    async def report(self, channel: str, text: str, chart: bytes | None, title: str) -> None:
-        self.out.write(f"opsbot> [report to {channel}] {text}\n")
+    async def report(self, channel: str, text: Styled, chart: bytes | None, title: str) -> None:
+        self.out.write(f"opsbot> [report to {channel}] {text.plain}\n")
         self.out.flush()
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal, cast
 
 from bot.model import Ref, row_id
+from bot.styled import Styled
 
 Intent = Literal["owner", "definition", "links", "members", "owns", "faq", "unknown"]
 INTENTS: tuple[Intent, ...] = ("owner", "definition", "links", "members", "owns", "faq", "unknown")
@@ -173,3 +174,16 @@ class Reply:
     answer: Answer | None = None
     question_uid: str | None = None
     attachment: Attachment | None = None
+    #: `text` with its emphasis marked, for platforms that show styles; see `Reply.of`.
+    styled: Styled | None = None
+
+    def __post_init__(self) -> None:
+        if self.styled is not None and self.styled.plain != self.text:
+            raise ValueError("a reply's styled text must read the same as its text")
+
+    @classmethod
+    def of(
+        cls, styled: Styled, *, kind: ReplyKind = "answer", attachment: Attachment | None = None
+    ) -> Reply:
+        """A reply whose text has styles (bold, code...), kept as data."""
+        return cls(text=styled.plain, kind=kind, attachment=attachment, styled=styled)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from bot.model import CheckInQuestion, Entity
+from bot.styled import Styled
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -280,6 +281,6 @@ class Messenger(Protocol):
         """A nudge with this key already delivered to `user` (after a crash mid-send)."""
         ...
 
-    async def report(self, channel: str, text: str, chart: bytes | None, title: str) -> None:
+    async def report(self, channel: str, text: Styled, chart: bytes | None, title: str) -> None:
         """Post a round's summary (and its chart) to a channel."""
         ...

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from bot.checkins import SKIP, QuestionSummary, RoundSummary, share
 from bot.model import CheckInSpec
+from bot.styled import Span, Styled, bold, italic
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -46,19 +47,23 @@ def _find(summary: RoundSummary, question_id: str) -> QuestionSummary | None:
 
 def report_text(
     title: str, summary: RoundSummary, history: Sequence[RoundSummary], *, anonymous: bool
-) -> str:
+) -> Styled:
     """The round for chat: participation, each question's answers, the trend; no names.
 
     `history` holds the earlier rounds, newest first. `summary.who` is never read, so
     the text is the same whether or not the check-in is anonymous, bar a closing note.
+    Titles and answers stay plain text: the headings are marked bold as data.
     """
-    lines = [f"*{title}*: round {summary.round_key}", _participation(summary, history)]
+    lines: list[str | tuple[str | Span, ...]] = [
+        (bold(title), f": round {summary.round_key}"),
+        _participation(summary, history),
+    ]
     for question in summary.questions:
-        lines += ["", f"*{question.question.text}*", *_answers(question)]
+        lines += ["", (bold(question.question.text),), *_answers(question)]
         lines += _trend(question, summary, history)
     if anonymous:
-        lines += ["", "_Answers are anonymous: no names are kept._"]
-    return "\n".join(lines)
+        lines += ["", (italic("Answers are anonymous: no names are kept."),)]
+    return Styled.of(*lines)
 
 
 def _participation(summary: RoundSummary, history: Sequence[RoundSummary]) -> str:

@@ -38,6 +38,7 @@ from bot.ports import (
     Round,
 )
 from bot.reports import report_chart, report_text
+from bot.styled import Styled
 
 log = structlog.get_logger(__name__)
 
@@ -325,7 +326,7 @@ class CheckinService:
         nudged = await self.store.recipients(round_.id)
         return summarise(_spec(checkin), round_.round_key, nudged, answered)
 
-    async def report(self, checkin: Entity, round_: Round) -> tuple[str, bytes]:
+    async def report(self, checkin: Entity, round_: Round) -> tuple[Styled, bytes]:
         """The summary of a round with the trend of the rounds before it."""
         current = await self.summary(checkin, round_)
         earlier = [

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from bot.errors import DeliveryFailed, StorageError, Unreachable
 from bot.model import Entity, PersonSpec
 from bot.ports import AskedQuestion, Delivered, Gap, NudgeMessage, QuestionLog, Vote
+from bot.styled import Styled
 
 #: Keys are compared on their first 500 characters, as the database column holds.
 KEY_LENGTH = 500
@@ -152,8 +153,8 @@ class RecordingMessenger:
     async def find_nudge(self, user: str, key: str) -> Delivered | None:
         return self.delivered.get((user, key))
 
-    async def report(self, channel: str, text: str, chart: bytes | None, title: str) -> None:
-        self.reports.append((channel, text, chart))
+    async def report(self, channel: str, text: Styled, chart: bytes | None, title: str) -> None:
+        self.reports.append((channel, text.plain, chart))
 
     def sent_to(self, user: str) -> list[NudgeMessage]:
         return [n for n in self.firsts if n.user == user]

@@ -14,6 +14,7 @@ from matplotlib.image import imread
 from bot.checkins import SKIP, Answered, RoundSummary, summarise
 from bot.model import CheckInQuestion, CheckInSpec, Ref
 from bot.reports import ExportRow, export_csv, report_chart, report_text
+from bot.styled import Span
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PEOPLE = [f"U0PERSON{i:02d}" for i in range(10)]
@@ -65,7 +66,7 @@ def this_round(*, anonymous: bool = False) -> RoundSummary:
 
 def test_text_gives_participation_and_distributions() -> None:
     """The text shows participation, each option's count and share, and the mean."""
-    text = report_text("MLOps check-in", this_round(), [], anonymous=False)
+    text = report_text("MLOps check-in", this_round(), [], anonymous=False).plain
     assert "round 2026-11-30T10:00" in text
     assert "7/10 answered (70%)" in text
     assert "Yes 4 (57%) · Partly 2 (29%) · No 1 (14%)" in text
@@ -80,7 +81,7 @@ def test_text_shows_trends_against_earlier_rounds() -> None:
     """Participation change and the first option's share run from the oldest round to this one."""
     older = round_of("2026-11-16T10:00", ["Yes"] * 2 + ["No"] * 3, confidence=[2, 3])
     last = round_of("2026-11-23T10:00", ["Yes"] * 3 + ["Partly"] * 2 + ["No"], confidence=[3, 4])
-    text = report_text("MLOps check-in", this_round(), [last, older], anonymous=False)
+    text = report_text("MLOps check-in", this_round(), [last, older], anonymous=False).plain
     assert "7/10 answered (70%), up 10 points from 60% last round" in text
     assert "Yes: 40% → 50% → 57%" in text
     assert "Mean: 2.5 → 3.5 → 3.6" in text
@@ -90,7 +91,7 @@ def test_text_marks_rounds_where_a_question_had_no_answers() -> None:
     """A round in which nobody answered shows a dash in the trend and a drop in participation."""
     empty = round_of("2026-11-23T10:00", [], nudged=10)
     full = round_of("2026-11-16T10:00", ["Yes"] * 10)
-    text = report_text("MLOps check-in", empty, [full], anonymous=False)
+    text = report_text("MLOps check-in", empty, [full], anonymous=False).plain
     assert "0/10 answered (0%), down 100 points from 100% last round" in text
     assert "Yes: 100% → \N{EN DASH}" in text
     assert text.count("No answers.") == 3
@@ -100,7 +101,7 @@ def test_text_handles_no_recipients_and_no_history() -> None:
     """A round nobody was asked in says so instead of dividing by zero."""
     text = report_text(
         "MLOps check-in", round_of("2026-11-30T10:00", [], nudged=0), [], anonymous=True
-    )
+    ).plain
     assert "Nobody was asked this round." in text
     assert "No answers." in text
 
@@ -110,9 +111,22 @@ def test_text_never_names_people(anonymous: bool) -> None:
     """Neither anonymous nor named check-ins put a person id into the channel report."""
     current = this_round(anonymous=anonymous)
     assert current.who or anonymous  # named rounds do carry names the report must not use
-    text = report_text("MLOps check-in", current, [this_round()], anonymous=anonymous)
+    text = report_text("MLOps check-in", current, [this_round()], anonymous=anonymous).plain
     assert not [person for person in PEOPLE if person in text]
     assert ("anonymous" in text) is anonymous
+
+
+def test_text_marks_headings_as_data_and_keeps_typed_text_plain() -> None:
+    """Titles and questions are bold spans; answers full of markup stay plain text."""
+    hostile = "*<!channel>* `x`"
+    current = round_of("2026-11-30T10:00", ["Yes"], notes=[hostile])
+    text = report_text("*Pulse*", current, [], anonymous=True)
+    spans = [span for line in text.lines for span in line]
+    assert Span(text="*Pulse*", style="bold") in spans
+    assert Span(text=DRIFT.text, style="bold") in spans
+    assert Span(text=f"• {hostile}") in spans
+    assert Span(text="Answers are anonymous: no names are kept.", style="italic") in spans
+    assert "*" not in text.plain.replace(hostile, "").replace("*Pulse*", "")
 
 
 def png_size(data: bytes) -> tuple[int, int]:

@@ -310,7 +310,7 @@ async def test_commands_and_admin_rights(
     svc = service(store, messenger, clock)
     someone = Origin(platform="slack", user=BOB)
     listing = await checkin_command(svc, someone, "list")
-    assert "weekly: Weekly MLOps practices, `0 10 * * MON` in each recipient's time" in listing.text
+    assert "weekly: Weekly MLOps practices, 0 10 * * MON in each recipient's time" in listing.text
     refused = await checkin_command(svc, someone, "run weekly")
     assert (
         refused.text == "Sorry, only opsbot admins can start check-ins. Ask your enablement team."

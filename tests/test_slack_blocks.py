@@ -11,15 +11,8 @@ from bot.answers import AnswerEngine
 from bot.events import Message, Origin
 from bot.handlers import Handlers
 from bot.kb import require_knowledge
-from bot.slack.blocks import (
-    BUTTON_TEXT,
-    MAX_BLOCKS,
-    SECTION_TEXT,
-    SlackRenderer,
-    cut,
-    escape,
-    mrkdwn,
-)
+from bot.slack.blocks import BUTTON_TEXT, MAX_BLOCKS, SECTION_TEXT, SlackRenderer
+from bot.slack.markup import bold, code, cut, escape, link, markdown, ours
 from tests.fakes import FakeClock, MemoryQuestionLog
 
 ORIGIN = Origin(platform="slack", user="U1", channel="C1")
@@ -50,19 +43,31 @@ spec: {slack: U0ANN0001}
 def test_escape_and_markdown() -> None:
     """Control characters are escaped; Markdown links and bold become mrkdwn."""
     assert escape("<!here> & <@U1>") == "&lt;!here&gt; &amp; &lt;@U1&gt;"
-    assert mrkdwn("See [the guide](https://x.example.com/a) **now** <!channel>") == (
+    assert markdown("See [the guide](https://x.example.com/a) **now** <!channel>") == (
         "See <https://x.example.com/a|the guide> *now* &lt;!channel&gt;"
     )
-    assert mrkdwn("<https://x.example.com>") == "<https://x.example.com>"
-    assert mrkdwn("[bad](javascript:alert(1))") == "[bad](javascript:alert(1))"
+    assert markdown("<https://x.example.com>") == "<https://x.example.com>"
+    assert markdown("[bad](javascript:alert(1))") == "[bad](javascript:alert(1))"
+
+
+def test_links_and_styles_cannot_carry_markup() -> None:
+    """A link's URL and label, and text in a styled span, cannot open or close markup."""
+    assert markdown("[x](https://a.example/|<!here>&y)") == (
+        "<https://a.example/%7C%3C!here%3E&amp;y|x>"
+    )
+    assert markdown("[<!here>](https://a.example/)") == "<https://a.example/|&lt;!here&gt;>"
+    assert link("javascript:alert(1)", "<@U1>") == "&lt;@U1&gt;"
+    assert bold("a*b <!here>") == "*a\N{ASTERISK OPERATOR}b &lt;!here&gt;*"
+    assert code(" `x` ") == " `\N{MODIFIER LETTER GRAVE ACCENT}x\N{MODIFIER LETTER GRAVE ACCENT}` "
+    assert bold("one\n\ntwo") == "*one*\n\n*two*"
 
 
 def test_cut_keeps_the_limit_and_points_to_the_rest() -> None:
     """A cut text fits the limit exactly and ends with the pointer."""
-    text = cut("x" * 5000, 3000, "(more in `faq.yaml`)")
+    text = cut(escape("x" * 5000), 3000, ours("(more in `faq.yaml`)"))
     assert len(text) <= 3000
     assert text.endswith("… (more in `faq.yaml`)")
-    assert cut("short", 3000, "(more)") == "short"
+    assert cut(escape("short"), 3000, ours("(more)")) == "short"
 
 
 def test_knowledge_text_is_escaped_and_people_are_mentioned(tmp_path: Path) -> None:

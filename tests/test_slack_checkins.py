@@ -136,7 +136,7 @@ async def test_a_round_from_nudge_to_report(world: World) -> None:
     )
     assert await world.click(body) == 200
     dm = [c for c in slack.calls_to("chat.postMessage") if c.params["channel"] == ALICE][-1]
-    assert dm.params["text"].startswith("Thanks! Recorded flaky <!channel> GPUs")
+    assert dm.params["text"].startswith("Thanks! Recorded flaky &lt;!channel&gt; GPUs")
 
     skip = buttons(posts[CAROL].json("blocks"))["Skip this round"]
     assert skip == round_payload("skip", round_id)

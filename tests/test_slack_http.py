@@ -79,7 +79,7 @@ async def test_help_and_usage(bot: Opsbot) -> None:
     help_text = (await (await bot.post(slash_command_body("help"))).json())["text"]
     assert "/ops who-owns X" in help_text
     usage = (await (await bot.post(slash_command_body("team"))).json())["text"]
-    assert usage == "Usage: /ops team <team>"
+    assert usage == "Usage: /ops team &lt;team&gt;"  # escaped: Slack shows "<team>"
 
 
 async def test_unknown_answer_offers_suggestion_buttons(bot: Opsbot) -> None:

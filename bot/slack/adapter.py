@@ -33,7 +33,15 @@ from bot.events import CheckinClick, Command, Feedback, Message, Origin, Pick, p
 from bot.handlers import Handlers
 from bot.model import whole_number
 from bot.ports import Clock, EventLog, Telemetry
-from bot.slack.blocks import ACTION_LINK, ACTION_PICK, ACTION_SHARE, ACTION_VOTE, SlackRenderer
+from bot.slack.blocks import (
+    ACTION_LINK,
+    ACTION_PICK,
+    ACTION_SHARE,
+    ACTION_VOTE,
+    SlackRenderer,
+    reply_mrkdwn,
+)
+from bot.slack.markup import Mrkdwn, escape
 from bot.slack.messenger import ACTION_CHECKIN, ACTION_CHECKIN_TEXT, VIEW_CHECKIN_TEXT, text_view
 
 log = structlog.get_logger(__name__)
@@ -230,14 +238,17 @@ class SlackAdapter:
     ) -> None:
         """A check-in command or click, answered after the ack; files go to the user's DM."""
         reply = await self.handlers.checkin(event)
-        await self._private(respond, client, event.origin.user, text=reply.text)
+        await self._private(respond, client, event.origin.user, text=reply_mrkdwn(reply))
         user = event.origin.user
         if reply.attachment is not None and user:
             opened = await client.conversations_open(users=user)
             channel = str(opened["channel"]["id"])
             file = reply.attachment
             upload = client.files_upload_v2(
-                channel=channel, content=file.content, filename=file.filename, title=file.title
+                channel=channel,
+                content=file.content,
+                filename=file.filename,
+                title=escape(file.title),
             )
             await self._call("files.uploadV2", upload)
 
@@ -281,7 +292,8 @@ class SlackAdapter:
 
     async def _checkin_dm(self, event: CheckinClick, user: str, client: AsyncWebClient) -> None:
         reply = await self.handlers.checkin(event)
-        await self._call("chat.postMessage", client.chat_postMessage(channel=user, text=reply.text))
+        post = client.chat_postMessage(channel=user, text=reply_mrkdwn(reply))
+        await self._call("chat.postMessage", post)
 
     async def _on_click(
         self,
@@ -302,7 +314,7 @@ class SlackAdapter:
 
     async def _vote(self, event: Feedback, respond: AsyncRespond, client: AsyncWebClient) -> None:
         reply = await self.handlers.vote(event)
-        await self._private(respond, client, event.origin.user, text=reply.text)
+        await self._private(respond, client, event.origin.user, text=reply_mrkdwn(reply))
 
     async def _pick(self, event: Pick, respond: AsyncRespond, client: AsyncWebClient) -> None:
         reply = await self.handlers.handle(event)
@@ -333,7 +345,7 @@ class SlackAdapter:
     async def _unknown_button(
         self, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
-        await self._private(respond, client, _origin(body).user, text=UNKNOWN_BUTTON)
+        await self._private(respond, client, _origin(body).user, text=escape(UNKNOWN_BUTTON))
 
     async def _private(
         self,
@@ -341,7 +353,7 @@ class SlackAdapter:
         client: AsyncWebClient,
         user: str | None,
         *,
-        text: str,
+        text: Mrkdwn,
         blocks: list[dict[str, Any]] | None = None,
     ) -> None:
         """Answer one person: through the request's response_url, else (none) in their DM."""

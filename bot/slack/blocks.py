@@ -1,12 +1,12 @@
 """Replies as Slack Block Kit: what an answer looks like in Slack, within Slack's limits.
 
-Everything a person typed or the knowledge holds is escaped, so `<!channel>`, user
-mentions and disguised links show as text and never ping or mislead anyone.
+Every text here is `Mrkdwn` from `bot.slack.markup`: what a person typed or the knowledge
+holds is escaped there, so `<!channel>`, user mentions and disguised links show as text
+and never ping or mislead anyone; real mentions come only from the knowledge's Slack IDs.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +23,8 @@ from bot.model import (
     Ref,
     TeamSpec,
 )
+from bot.slack import markup as mk
+from bot.slack.markup import Mrkdwn
 
 Block = dict[str, Any]
 
@@ -40,43 +42,17 @@ ACTION_SHARE = "ops_share"
 ACTION_VOTE = "ops_vote"
 ACTION_LINK = "ops_link"
 
-_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{6,}$")
-_MD_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)|<(https?://[^>|\s]+)>")
-_MD_BOLD = re.compile(r"\*\*(.+?)\*\*")
-
-
-def escape(text: str) -> str:
-    """Text shown as typed: Slack's control characters escaped, so nothing pings."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def mrkdwn(markdown: str) -> str:
-    """Markdown from the knowledge as Slack mrkdwn: links and bold kept, the rest escaped."""
-    out, last = [], 0
-    for match in _MD_LINK.finditer(markdown):
-        out.append(_MD_BOLD.sub(r"*\1*", escape(markdown[last : match.start()])))
-        label, url = match.group(1), match.group(2) or match.group(3)
-        out.append(f"<{url}|{escape(label)}>" if label else f"<{url}>")
-        last = match.end()
-    out.append(_MD_BOLD.sub(r"*\1*", escape(markdown[last:])))
-    return "".join(out)
-
-
-def cut(text: str, limit: int, more: str = "") -> str:
-    """`text` within `limit` characters; a cut ends with an ellipsis and `more`."""
-    if len(text) <= limit:
-        return text
-    tail = f"… {more}" if more else "…"
-    return text[: max(0, limit - len(tail))].rstrip() + tail
-
 
 def plain(text: str, limit: int) -> dict[str, Any]:
-    return {"type": "plain_text", "text": cut(text, limit) or " ", "emoji": True}
+    """A plain_text object: `text` as written (escaped too: Slack decodes it there as well)."""
+    return {"type": "plain_text", "text": mk.cut(mk.escape(text), limit) or " ", "emoji": True}
 
 
-def section(text: str, more: str = "") -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": cut(text, SECTION_TEXT, more)}}
+def section(text: Mrkdwn, more: Mrkdwn = mk.NOTHING) -> Block:
+    return {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": mk.cut(text, SECTION_TEXT, more) or " "},
+    }
 
 
 def button(text: str, action_id: str, *, value: str = "", url: str = "", style: str = "") -> Block:
@@ -90,11 +66,18 @@ def button(text: str, action_id: str, *, value: str = "", url: str = "", style: 
     return element
 
 
-def context(*parts: str) -> Block:
+def context(*parts: Mrkdwn) -> Block:
     return {
         "type": "context",
-        "elements": [{"type": "mrkdwn", "text": cut(p, CONTEXT_TEXT)} for p in parts],
+        "elements": [{"type": "mrkdwn", "text": mk.cut(p, CONTEXT_TEXT)} for p in parts],
     }
+
+
+def reply_mrkdwn(reply: Reply) -> Mrkdwn:
+    """A reply as Slack text (a message's `text`, a section): its styles as marks, the rest
+    escaped. Every reply reaches Slack through here or through `SlackRenderer`."""
+    text = mk.styled(reply.styled) if reply.styled is not None else mk.escape(reply.text)
+    return mk.cut(text, FALLBACK_TEXT)
 
 
 class SlackRenderer:
@@ -105,27 +88,26 @@ class SlackRenderer:
 
     # -- parties -------------------------------------------------------------------
 
-    def who(self, ref: Ref) -> str:
+    def who(self, ref: Ref) -> Mrkdwn:
         """A team or person: a real Slack mention where the knowledge has the ID."""
         entity = self.knowledge.get(ref)
         if entity is None:
-            return escape(str(ref))
+            return mk.escape(str(ref))
         spec = entity.spec
-        if isinstance(spec, PersonSpec) and spec.slack and _USER_ID.match(spec.slack):
-            return f"<@{spec.slack}>"
-        name = f"*{escape(entity.title)}*"
+        mention = mk.user(spec.slack) if isinstance(spec, PersonSpec) else None
+        if mention is not None:
+            return mention
+        name = mk.bold(entity.title)
         if isinstance(spec, TeamSpec):
             lead = self.knowledge.get(spec.lead)
             if lead is not None:
-                name += f" (lead {self.who(lead.ref)})"
+                return mk.fmt("{} (lead {})", name, self.who(lead.ref))
         return name
 
-    def channel(self, name: str | None) -> str | None:
-        if not name:
-            return None
-        return f"<#{name}>" if _CHANNEL_ID.match(name) else escape(name)
+    def channel(self, name: str | None) -> Mrkdwn | None:
+        return mk.channel(name) if name else None
 
-    def team_channel(self, ref: Ref | None) -> str | None:
+    def team_channel(self, ref: Ref | None) -> Mrkdwn | None:
         entity = self.knowledge.get(ref)
         if entity is not None and isinstance(entity.spec, TeamSpec):
             return self.channel(entity.spec.channel)
@@ -133,24 +115,24 @@ class SlackRenderer:
 
     # -- answers -------------------------------------------------------------------
 
-    def reply(self, reply: Reply, *, shareable: bool = False) -> tuple[str, list[Block]]:
+    def reply(self, reply: Reply, *, shareable: bool = False) -> tuple[Mrkdwn, list[Block]]:
         """(fallback text, blocks) for any reply."""
-        text = cut(reply.text, FALLBACK_TEXT)
+        text = reply_mrkdwn(reply)
         answer = reply.answer
         if answer is None:
-            return text, [section(mrkdwn(reply.text))]
+            return text, [section(text)]
         if answer.entity is None:
             return text, self.unknown(answer)
         entity = self.knowledge.get(answer.entity)
         if entity is None:  # the knowledge was reloaded without it
-            return text, [section(escape(reply.text))]
+            return text, [section(text)]
         blocks = self.facts(answer, entity)
         blocks.append(self.source(entity))
         blocks.append(self.actions(answer, reply.question_uid, shareable=shareable))
         return text, blocks[:MAX_BLOCKS]
 
     def facts(self, answer: Answer, entity: Entity) -> list[Block]:
-        more = f"(more in `{escape(entity.source.file)}`)"
+        more = mk.fmt("(more in {})", mk.code(entity.source.file))
         blocks = [section(self.headline(answer, entity), more)]
         fields = self.fields(entity)
         if fields:
@@ -166,67 +148,70 @@ class SlackRenderer:
             blocks.append({"type": "actions", "elements": links})
         return blocks
 
-    def headline(self, answer: Answer, entity: Entity) -> str:
-        title = f"*{escape(entity.title)}*"
+    def headline(self, answer: Answer, entity: Entity) -> Mrkdwn:
+        title = mk.bold(entity.title)
         owner = entity.owner
         match answer.intent:
             case "owner" if owner is not None:
-                verb = (
-                    "is championed by" if isinstance(entity.spec, PracticeSpec) else "is owned by"
-                )
-                return f"{title} {verb} {self.who(owner)}"
+                if isinstance(entity.spec, PracticeSpec):
+                    return mk.fmt("{} is championed by {}", title, self.who(owner))
+                return mk.fmt("{} is owned by {}", title, self.who(owner))
             case "members":
-                people = self.knowledge.members.get(entity.ref, ())
-                return f"{title} has {len(people)} member{'s' * (len(people) != 1)}"
+                people = len(self.knowledge.members.get(entity.ref, ()))
+                count = mk.escape(f"{people} member{'s' * (people != 1)}")
+                return mk.fmt("{} has {}", title, count)
             case "owns":
-                return f"What {title} owns"
+                return mk.fmt("What {} owns", title)
             case "links":
-                return f"Links for {title}"
+                return mk.fmt("Links for {}", title)
             case "faq":
                 return title
             case _:
-                label = KIND_LABELS.get(entity.kind, entity.kind)
-                return f"{title} ({label})"
+                label = mk.escape(KIND_LABELS.get(entity.kind, entity.kind))
+                return mk.fmt("{} ({})", title, label)
 
     def fields(self, entity: Entity) -> list[dict[str, str]]:
         spec = entity.spec
-        facts: list[tuple[str, str | None]] = []
+        facts: list[tuple[str, Mrkdwn | None]] = []
         if isinstance(spec, OwnableSpec):
             facts = [
                 ("Owner", self.who(spec.owner)),
                 ("Backup", self.who(spec.backup) if spec.backup else None),
                 ("Channel", self.channel(spec.channel) or self.team_channel(spec.owner)),
-                ("On-call", escape(spec.oncall) if spec.oncall else None),
+                ("On-call", mk.escape(spec.oncall) if spec.oncall else None),
             ]
         elif isinstance(spec, TeamSpec):
             facts = [("Lead", self.who(spec.lead) if spec.lead else None)]
             facts.append(("Channel", self.channel(spec.channel)))
         elif isinstance(spec, PracticeSpec):
-            facts = [("Discipline", escape(spec.discipline) if spec.discipline else None)]
+            facts = [("Discipline", mk.escape(spec.discipline) if spec.discipline else None)]
             facts.append(("Champion", self.who(spec.owner) if spec.owner else None))
-        return [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in facts if v]
+        return [{"type": "mrkdwn", "text": mk.fmt("{}\n{}", mk.bold(k), v)} for k, v in facts if v]
 
-    def body(self, answer: Answer, entity: Entity) -> str:
+    def body(self, answer: Answer, entity: Entity) -> Mrkdwn:
         k = self.knowledge
         match answer.intent:
             case "members":
-                return ", ".join(self.who(p) for p in k.members.get(entity.ref, ()))
+                return mk.join((self.who(p) for p in k.members.get(entity.ref, ())), ", ")
             case "owns":
-                owned = [f"• {escape(k.title(r))}" for r in k.owned_by.get(entity.ref, ())]
-                backup = [escape(k.title(r)) for r in k.backup_for.get(entity.ref, ())]
-                lines = owned or ["Nothing in the knowledge base yet."]
+                owned = [
+                    mk.fmt("• {}", mk.escape(k.title(r))) for r in k.owned_by.get(entity.ref, ())
+                ]
+                backup = [mk.escape(k.title(r)) for r in k.backup_for.get(entity.ref, ())]
+                lines = owned or [mk.ours("Nothing in the knowledge base yet.")]
                 if backup:
-                    lines.append(f"_Backup for:_ {', '.join(backup)}")
-                return "\n".join(lines)
+                    lines.append(mk.fmt("{} {}", mk.italic("Backup for:"), mk.join(backup, ", ")))
+                return mk.join(lines, "\n")
             case "faq" if isinstance(entity.spec, FAQSpec):
-                return mrkdwn(entity.spec.answer.strip())
+                return mk.markdown(entity.spec.answer.strip())
             case _:
-                return mrkdwn(first_paragraph(entity.description))
+                return mk.markdown(first_paragraph(entity.description))
 
     def source(self, entity: Entity) -> Block:
-        where = f"From `{escape(entity.source.file)}`"
+        where = mk.fmt("From {}", mk.code(entity.source.file))
         if isinstance(entity.spec, OwnableSpec) and entity.spec.reviewed is not None:
-            where += f" · ownership last reviewed {entity.spec.reviewed.isoformat()}"
+            reviewed = mk.escape(entity.spec.reviewed.isoformat())
+            where = mk.fmt("{} · ownership last reviewed {}", where, reviewed)
         return context(where)
 
     def actions(self, answer: Answer, question_uid: str | None, *, shareable: bool) -> Block:
@@ -246,7 +231,7 @@ class SlackRenderer:
         return {"type": "actions", "elements": elements}
 
     def unknown(self, answer: Answer) -> list[Block]:
-        blocks = [section(escape(answer.text))]
+        blocks = [section(mk.escape(answer.text))]
         if answer.suggestions:
             picks = [
                 button(
@@ -257,7 +242,7 @@ class SlackRenderer:
                 for i, ref in enumerate(answer.suggestions)
             ]
             blocks.append({"type": "actions", "elements": picks})
-        blocks.append(context("Try `/ops help`, or ask the enablement team to add it."))
+        blocks.append(context(mk.ours("Try `/ops help`, or ask the enablement team to add it.")))
         return blocks
 
     # -- App Home ------------------------------------------------------------------
@@ -269,28 +254,35 @@ class SlackRenderer:
         blocks: list[Block] = [
             {"type": "header", "text": plain("opsbot", 150)},
             section(
-                "Ask me who owns what, what a role does, where the runbook is, who is on a "
-                "team. Mention me in a channel, send me a DM, or use `/ops`."
+                mk.ours(
+                    "Ask me who owns what, what a role does, where the runbook is, who is on a "
+                    "team. Mention me in a channel, send me a DM, or use `/ops`."
+                )
             ),
             section(
-                "*Try*\n• `/ops who-owns feature store`\n• `/ops what-is data drift`\n"
-                "• `/ops team ml-platform`\n• `/ops links model registry`"
+                mk.ours(
+                    "*Try*\n• `/ops who-owns feature store`\n• `/ops what-is data drift`\n"
+                    "• `/ops team ml-platform`\n• `/ops links model registry`"
+                )
             ),
             {"type": "divider"},
         ]
         if open_checkins:
-            lines = [f"• {escape(title)} ({escape(key)})" for title, key in open_checkins[:10]]
-            blocks.append(
-                section("*Your open check-ins* (answer in your DMs)\n" + "\n".join(lines))
-            )
+            lines = [
+                mk.fmt("• {} ({})", mk.escape(title), mk.escape(key))
+                for title, key in open_checkins[:10]
+            ]
+            heading = mk.ours("*Your open check-ins* (answer in your DMs)")
+            blocks.append(section(mk.join([heading, *lines], "\n")))
         person = self._person(slack_user)
         if person is None:
-            blocks.append(section("_You are not in the knowledge base yet._"))
+            blocks.append(section(mk.ours("_You are not in the knowledge base yet._")))
             return {"type": "home", "blocks": blocks}
         for team in self.knowledge.teams_of.get(person.ref, ())[:10]:
             owned = self.knowledge.owned_by.get(team, ())
-            names = ", ".join(escape(self.knowledge.title(r)) for r in owned) or "nothing yet"
-            blocks.append(section(f"*{escape(self.knowledge.title(team))}* owns {names}"))
+            names = mk.join((mk.escape(self.knowledge.title(r)) for r in owned), ", ")
+            title = mk.bold(self.knowledge.title(team))
+            blocks.append(section(mk.fmt("{} owns {}", title, names or mk.ours("nothing yet"))))
         return {"type": "home", "blocks": blocks[:MAX_BLOCKS]}
 
     def _person(self, slack_user: str) -> Entity | None:

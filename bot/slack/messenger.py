@@ -11,7 +11,10 @@ from bot.errors import DeliveryFailed, Unreachable
 from bot.events import answer_payload, round_payload
 from bot.model import CheckInQuestion, Entity, PersonSpec
 from bot.ports import Delivered, NudgeMessage, Telemetry
-from bot.slack.blocks import Block, button, context, cut, escape, plain, section
+from bot.slack import markup as mk
+from bot.slack.blocks import FALLBACK_TEXT, Block, button, context, plain, section
+from bot.slack.markup import Mrkdwn
+from bot.styled import Styled
 
 ACTION_CHECKIN = "checkin"
 ACTION_CHECKIN_TEXT = "checkin_text"
@@ -51,13 +54,13 @@ class SlackMessenger:
         return str(tz) if tz else None
 
     async def nudge(self, message: NudgeMessage) -> Delivered:
-        text = f"{'Reminder: ' if message.reminder else ''}{message.title}"
+        text, blocks = nudge_message(message)
         response = await self._call(
             "chat.postMessage",
             self.client.chat_postMessage(
                 channel=message.user,
                 text=text,
-                blocks=nudge_blocks(message),
+                blocks=blocks,
                 metadata={"event_type": METADATA_TYPE, "event_payload": {"key": message.key}},
             ),
         )
@@ -78,12 +81,11 @@ class SlackMessenger:
                 return Delivered(channel=channel, ts=str(item.get("ts")))
         return None
 
-    async def report(self, channel: str, text: str, chart: bytes | None, title: str) -> None:
+    async def report(self, channel: str, text: Styled, chart: bytes | None, title: str) -> None:
+        fallback, blocks = report_message(text)
         posted = await self._call(
             "chat.postMessage",
-            self.client.chat_postMessage(
-                channel=channel, text=cut(text, 3000), blocks=[section(escape(text))]
-            ),
+            self.client.chat_postMessage(channel=channel, text=fallback, blocks=blocks),
         )
         if chart is not None:
             await self.upload(str(posted["channel"]), chart, "report.png", title)
@@ -93,7 +95,7 @@ class SlackMessenger:
         await self._call(
             "files.uploadV2",
             self.client.files_upload_v2(
-                channel=channel, content=content, filename=filename, title=title
+                channel=channel, content=content, filename=filename, title=mk.escape(title)
             ),
         )
 
@@ -111,12 +113,26 @@ class SlackMessenger:
             raise DeliveryFailed(f"{method}: {type(exc).__name__}") from None
 
 
+def report_message(report: Styled) -> tuple[Mrkdwn, list[Block]]:
+    """A round's report for a channel: the same escaped mrkdwn as text and as its block."""
+    text = mk.styled(report)
+    return mk.cut(text, FALLBACK_TEXT), [section(text)]
+
+
+def nudge_message(message: NudgeMessage) -> tuple[Mrkdwn, list[Block]]:
+    """A nudge's text (its heading, escaped) and blocks."""
+    return mk.escape(_heading(message)), nudge_blocks(message)
+
+
+def _heading(message: NudgeMessage) -> str:
+    return f"Reminder: {message.title}" if message.reminder else message.title
+
+
 def nudge_blocks(message: NudgeMessage) -> list[Block]:
     """A check-in as a DM: each question with its buttons, then "later" and "skip"."""
-    heading = f"Reminder: {message.title}" if message.reminder else message.title
-    blocks: list[Block] = [{"type": "header", "text": plain(heading, 150)}]
+    blocks: list[Block] = [{"type": "header", "text": plain(_heading(message), 150)}]
     for question in message.questions:
-        blocks.append(section(f"*{escape(question.text)}*"))
+        blocks.append(section(mk.bold(question.text)))
         blocks.append({"type": "actions", "elements": _answers(message.round_id, question)})
     blocks.append(
         {
@@ -135,7 +151,7 @@ def nudge_blocks(message: NudgeMessage) -> list[Block]:
             ],
         }
     )
-    blocks.append(context("You can change your answers until the round closes."))
+    blocks.append(context(mk.ours("You can change your answers until the round closes.")))
     return blocks[:50]
 
 

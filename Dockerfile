@@ -20,6 +20,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     OPSBOT_PORT=3000 \
     OPSBOT_KNOWLEDGE_DIR=/app/knowledge \
     OPSBOT_DATABASE_URL=sqlite+aiosqlite:////data/opsbot.db \
+    OPSBOT_SPOOL_DIR=/data/spool \
     OPSBOT_LOG_FORMAT=json \
     MPLCONFIGDIR=/tmp/matplotlib
 RUN groupadd --system --gid 10001 opsbot \

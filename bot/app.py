@@ -125,7 +125,9 @@ class Bot:
             clock=self.clock,
             owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
             admins=frozenset(self.settings.admins),
+            outbox=self.questions,
         )
+        self.questions.settle_answers_with(service.settle)
         self.handlers = self._handlers(service)
         return service
 
@@ -190,7 +192,8 @@ async def open_bot(
             database=safe_url(engine.url),
         )
         store = SqlStore(engine)
-        async with QuestionWriter(store).running() as questions:
+        writer = QuestionWriter(store, spool_dir=settings.spool_path, telemetry=telemetry)
+        async with writer.running() as questions:
             yield Bot(
                 settings=settings,
                 answers=answers,

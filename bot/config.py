@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     tick_seconds: float = Field(
         default=30.0, gt=0, le=3600, validation_alias=AliasChoices("OPSBOT_TICK_SECONDS")
     )
+    spool_dir: Path | None = Field(default=None, validation_alias=AliasChoices("OPSBOT_SPOOL_DIR"))
     slack_posts_per_second: float = Field(
         default=5.0, ge=0, le=1000, validation_alias=AliasChoices("OPSBOT_SLACK_POSTS_PER_SECOND")
     )
@@ -126,6 +127,18 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("use an http(s) URL such as https://slack.com/api/")
         return value if value is None or value.endswith("/") else value + "/"
+
+    @property
+    def spool_path(self) -> Path:
+        """Where records wait on disk for the database: OPSBOT_SPOOL_DIR, else `spool`
+        beside the SQLite file, else ./spool."""
+        if self.spool_dir is not None:
+            return self.spool_dir
+        scheme, _, rest = self.database_url.partition(":///")
+        database = rest.partition("?")[0]
+        if scheme.startswith("sqlite") and database and database != ":memory:":
+            return Path(database).expanduser().parent / "spool"
+        return Path("spool")
 
     @property
     def slack_oauth(self) -> bool:

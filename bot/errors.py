@@ -25,6 +25,11 @@ class StorageError(BotError):
     """The database could not be reached or refused a write."""
 
 
+class StorageRefused(StorageError):
+    """The database refused a write as invalid (a constraint, a bad value): trying the
+    same write again will not help."""
+
+
 class DeliveryFailed(BotError):
     """A message could not be delivered this time; trying again may work."""
 

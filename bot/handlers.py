@@ -48,6 +48,11 @@ Commands:
   /ops <question>        anything else, in your own words"""
 
 THANKS = "Thanks, noted. This helps the enablement team improve the answers."
+VOTE_KEPT = (
+    "Thanks, noted. I couldn't check it against my records just now (the database is"
+    " unavailable), so I've kept it and will count it as soon as I can."
+)
+UNKNOWN_ANSWER = "That answer is no longer known to me, so the vote was not counted."
 NOT_SAVED = "Sorry, I could not save that just now. Please try again in a minute."
 
 
@@ -164,11 +169,14 @@ class Handlers:
             voted_at=self._clock.now(),
         )
         try:
-            await self._questions.record_vote(vote)
+            outcome = await self._questions.record_vote(vote)
         except StorageError as exc:
             log.warning("vote_not_recorded", platform=event.origin.platform, error=str(exc))
             return Reply(text=NOT_SAVED, kind="error")
-        return Reply(text=THANKS, kind="help")
+        if outcome == "unknown":
+            log.info("vote_on_unknown_answer", platform=event.origin.platform)
+            return Reply(text=UNKNOWN_ANSWER, kind="error")
+        return Reply(text=THANKS if outcome == "counted" else VOTE_KEPT, kind="help")
 
     # -- questions -----------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -40,6 +40,24 @@ class Metrics:
             ["platform", "method", "error"],
             registry=self.registry,
         )
+        self.write_backlog = Gauge(
+            "opsbot_write_backlog",
+            "Records (questions, votes, check-in answers) not written to the database yet,"
+            " in memory and spooled to disk.",
+            registry=self.registry,
+        )
+        self.records_spooled = Counter(
+            "opsbot_records_spooled",
+            "Records kept on disk because the queue was full or the bot stopped before"
+            " the database took them.",
+            registry=self.registry,
+        )
+        self.records_refused = Counter(
+            "opsbot_records_refused",
+            "Records dropped because the database refused them as invalid, by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route=route, method=method, status=str(status)).inc()
@@ -52,6 +70,15 @@ class Metrics:
 
     def platform_error(self, platform: str, method: str, error: str) -> None:
         self.platform_errors.labels(platform=platform, method=method, error=error).inc()
+
+    def backlog(self, records: int) -> None:
+        self.write_backlog.set(records)
+
+    def spooled(self, records: int) -> None:
+        self.records_spooled.inc(records)
+
+    def refused(self, kind: str) -> None:
+        self.records_refused.labels(kind=kind).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Literal, Protocol
 
 from bot.model import CheckInQuestion, Entity
 from bot.styled import Styled
@@ -38,6 +38,12 @@ class Vote:
     voted_at: datetime
 
 
+#: What became of a vote: "counted" (stored, or queued right behind its answer's question),
+#: "pending" (kept, but whether its answer exists is only known once it can be written:
+#: refused then if not), "unknown" (no such answer: nothing stored).
+VoteOutcome = Literal["counted", "pending", "unknown"]
+
+
 @dataclass(frozen=True, kw_only=True)
 class Gap:
     """An unanswered question, grouped by its normalised text."""
@@ -55,8 +61,12 @@ class QuestionLog(Protocol):
         """Store the question (or queue it to be stored very soon)."""
         ...
 
-    async def record_vote(self, vote: Vote) -> None:
-        """Store a vote; the same user voting again on the same answer replaces the vote."""
+    async def record_vote(self, vote: Vote) -> VoteOutcome:
+        """Store a vote on a known answer; the same user voting again replaces the vote.
+
+        A vote on an answer (question uid) that was never recorded is "unknown" and stored
+        nowhere.
+        """
         ...
 
     async def gaps(self, *, limit: int = 20, since: datetime | None = None) -> list[Gap]:
@@ -85,6 +95,18 @@ class Telemetry(Protocol):
 
     def platform_error(self, platform: str, method: str, error: str) -> None:
         """A call to a chat platform's API failed."""
+        ...
+
+    def backlog(self, records: int) -> None:
+        """How many records (questions, votes, check-in answers) wait to be written now."""
+        ...
+
+    def spooled(self, records: int) -> None:
+        """`records` more were kept on disk (the queue was full, or the bot stopped)."""
+        ...
+
+    def refused(self, kind: str) -> None:
+        """The database refused a record of `kind` as invalid; it was dropped."""
         ...
 
 
@@ -160,6 +182,31 @@ class StoredAnswer:
     answered_at: datetime
 
 
+@dataclass(frozen=True, kw_only=True)
+class PendingAnswer:
+    """A click on a check-in nudge that could not be saved when it was made.
+
+    It is applied later with the same checks as a click at `clicked_at` (only the
+    recipient, round still open then, a fitting answer); `question` is SKIP_QUESTION
+    for "skip this round".
+    """
+
+    user: str
+    round_id: int
+    question: str
+    value: str
+    clicked_at: datetime
+
+
+class AnswerOutbox(Protocol):
+    """Where a check-in answer waits while the database is away."""
+
+    async def keep_answer(self, answer: PendingAnswer) -> None:
+        """Keep `answer` to apply it once the database is back; `StorageError` if it cannot
+        be kept either."""
+        ...
+
+
 class CheckinStore(Protocol):
     """Schedules, rounds, nudges and answers: every state change is a compare-and-set."""
 
@@ -222,7 +269,8 @@ class CheckinStore(Protocol):
     async def answer(
         self, round_id: int, person: str, question: str, value: str, at: datetime
     ) -> None:
-        """Store or replace one answer."""
+        """Store or replace one answer; an answer given before the stored one (`at` is
+        earlier: one kept through an outage, a replay) never replaces it."""
         ...
 
     async def answers(self, round_id: int) -> list[StoredAnswer]: ...

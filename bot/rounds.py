@@ -25,16 +25,18 @@ from bot.checkins import (
     recipient_zone,
     summarise,
 )
-from bot.errors import DeliveryFailed, StorageError, Unreachable
+from bot.errors import DeliveryFailed, StorageError, StorageRefused, Unreachable
 from bot.kb.knowledge import Knowledge
 from bot.model import CheckInSpec, Entity, PersonSpec, Ref
 from bot.ports import (
+    AnswerOutbox,
     CheckinStore,
     Clock,
     Messenger,
     NewNudge,
     Nudge,
     NudgeMessage,
+    PendingAnswer,
     Round,
 )
 from bot.reports import report_chart, report_text
@@ -59,10 +61,31 @@ SAVE_TRIES = 3
 HISTORY = 11
 ADMIN_ROLE = Ref(kind="role", name="opsbot-admin")
 SKIP_QUESTION = "__round__"
+NO_SUCH_QUESTION = "That question is no longer part of this check-in."
+ANSWER_KEPT = (
+    "I couldn't save your answer just now (the database is unavailable). I've kept it and"
+    " will save it as soon as I can."
+)
+ANSWER_NOT_SAVED = (
+    "Sorry, I couldn't save your answer just now (the database is unavailable)."
+    " Please click again in a minute."
+)
+LATER_NOT_SAVED = (
+    "Sorry, I couldn't set the reminder just now (the database is unavailable)."
+    " Please click again in a minute."
+)
 #: The round key prefix of rounds started by hand (`/ops checkin run`).
 MANUAL = "manual"
 #: How many of a check-in's latest rounds are searched for an open manual one.
 MANUAL_LOOKBACK = 20
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Settled:
+    """What became of a click: saved or not, and what to tell the person."""
+
+    saved: bool
+    text: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,6 +110,7 @@ class CheckinService:
         owner: str,
         admins: frozenset[str] = frozenset(),
         save_pause: float = 0.2,
+        outbox: AnswerOutbox | None = None,
     ) -> None:
         self.knowledge = knowledge
         self.store = store
@@ -95,6 +119,8 @@ class CheckinService:
         self._owner = owner
         self._admins = admins
         self._save_pause = save_pause
+        # Where an answer clicked while the database is away waits (else: "click again").
+        self._outbox = outbox
         self._zones: dict[str, tuple[str | None, datetime]] = {}  # user -> (zone, asked at)
 
     # -- the tick --------------------------------------------------------------------
@@ -341,39 +367,90 @@ class CheckinService:
     # -- people's clicks -------------------------------------------------------------
 
     async def answer(self, user: str, round_id: int, question_id: str, value: str) -> str:
-        """Record an answer from `user`; the reply says what happened, politely."""
-        found = await self._own_round(user, round_id)
-        if isinstance(found, str):
-            return found
-        checkin, nudge = found
-        question = next((q for q in _spec(checkin).questions if q.id == question_id), None)
-        if question is None:
-            return "That question is no longer part of this check-in."
-        try:
-            stored = check_answer(question, value)
-        except AnswerError as exc:
-            return f"Sorry, that answer does not fit: {exc}."
-        if not await self._save(round_id, nudge.person, question_id, stored):
-            return "Sorry, your answer could not be saved just now. Please try again in a minute."
-        return f"Thanks! Recorded {stored or '(empty)'} for: {question.text}"
+        """Record an answer from `user`; the reply says what happened, politely and truly."""
+        if question_id == SKIP_QUESTION:
+            return NO_SUCH_QUESTION
+        return await self._click(user, round_id, question_id, value)
 
     async def skip(self, user: str, round_id: int) -> str:
-        found = await self._own_round(user, round_id)
-        if isinstance(found, str):
-            return found
-        if not await self._save(round_id, found[1].person, SKIP_QUESTION, SKIP):
-            return "Sorry, that could not be saved just now. Please try again in a minute."
-        return "Skipped this round. See you next time!"
+        return await self._click(user, round_id, SKIP_QUESTION, SKIP)
 
     async def later(self, user: str, round_id: int) -> str:
-        found = await self._own_round(user, round_id)
-        if isinstance(found, str):
-            return found
-        until = self._clock.now() + SNOOZE
-        await self.store.snooze(round_id, found[1].person, until)
+        try:
+            found = await self._own_round(user, round_id, self._clock.now())
+            if isinstance(found, str):
+                return found
+            until = self._clock.now() + SNOOZE
+            await self.store.snooze(round_id, found[1].person, until)
+        except StorageError as exc:
+            log.warning("snooze_not_saved", round_id=round_id, error=str(exc))
+            return LATER_NOT_SAVED
         return "OK, I'll remind you in an hour."
 
-    async def _own_round(self, user: str, round_id: int) -> tuple[Entity, Nudge] | str:
+    async def settle(self, kept: PendingAnswer) -> bool:
+        """Apply an answer kept while the database was away, checked as a click made at
+        `kept.clicked_at`; False (logged) when it no longer counts (the round has closed).
+        `StorageError` while the database is still away."""
+        settled = await self._apply(kept, tries=1)
+        if settled.saved:
+            log.info("kept_answer_saved", round_id=kept.round_id, question=kept.question)
+        else:
+            log.warning(
+                "kept_answer_refused",
+                round_id=kept.round_id,
+                question=kept.question,
+                reason=settled.text,
+            )
+        return settled.saved
+
+    async def _click(self, user: str, round_id: int, question: str, value: str) -> str:
+        click = PendingAnswer(
+            user=user,
+            round_id=round_id,
+            question=question,
+            value=value,
+            clicked_at=self._clock.now(),
+        )
+        try:
+            return (await self._apply(click, tries=SAVE_TRIES)).text
+        except StorageRefused as exc:
+            log.error("answer_refused", round_id=round_id, question=question, error=str(exc))
+            return "Sorry, I could not save that answer."
+        except StorageError as exc:
+            log.warning("answer_not_saved", round_id=round_id, question=question, error=str(exc))
+        if self._outbox is None:
+            return ANSWER_NOT_SAVED
+        try:
+            await self._outbox.keep_answer(click)
+        except StorageError as exc:
+            log.error("answer_not_kept", round_id=round_id, question=question, error=str(exc))
+            return ANSWER_NOT_SAVED
+        return ANSWER_KEPT
+
+    async def _apply(self, click: PendingAnswer, *, tries: int) -> _Settled:
+        """Check `click` against its round and save it; `StorageError` if the database is
+        away (after `tries` attempts at the write)."""
+        found = await self._own_round(click.user, click.round_id, click.clicked_at)
+        if isinstance(found, str):
+            return _Settled(saved=False, text=found)
+        checkin, nudge = found
+        if click.question == SKIP_QUESTION:
+            stored, done = SKIP, "Skipped this round. See you next time!"
+        else:
+            question = next((q for q in _spec(checkin).questions if q.id == click.question), None)
+            if question is None:
+                return _Settled(saved=False, text=NO_SUCH_QUESTION)
+            try:
+                stored = check_answer(question, click.value)
+            except AnswerError as exc:
+                return _Settled(saved=False, text=f"Sorry, that answer does not fit: {exc}.")
+            done = f"Thanks! Recorded {stored or '(empty)'} for: {question.text}"
+        await self._save(click, nudge.person, stored, tries)
+        return _Settled(saved=True, text=done)
+
+    async def _own_round(
+        self, user: str, round_id: int, at: datetime
+    ) -> tuple[Entity, Nudge] | str:
         round_ = await self.store.round(round_id)
         checkin = (
             None
@@ -382,23 +459,28 @@ class CheckinService:
         )
         if round_ is None or checkin is None:
             return "This check-in no longer exists."
-        if round_.closed_at is not None or self._clock.now() >= round_.closes_at:
+        if round_.closed_at is not None or at >= round_.closes_at:
             return "This round is closed, so answers can no longer change. Thanks anyway!"
         nudge = await self.store.nudge_for(round_id, user)
         if nudge is None:
             return "This check-in was sent to someone else; only they can answer it."
         return checkin, nudge
 
-    async def _save(self, round_id: int, person: str, question: str, value: str) -> bool:
-        """Store an answer, riding out a brief database outage."""
-        for attempt in range(SAVE_TRIES):
+    async def _save(self, click: PendingAnswer, person: str, value: str, tries: int) -> None:
+        """Store an answer, riding out a blip of the database; `StorageError` after `tries`."""
+        for attempt in range(1, tries + 1):
             try:
-                await self.store.answer(round_id, person, question, value, self._clock.now())
-                return True
+                await self.store.answer(
+                    click.round_id, person, click.question, value, click.clicked_at
+                )
+                return
+            except StorageRefused:
+                raise
             except StorageError as exc:
-                log.warning("answer_not_saved", attempt=attempt + 1, error=str(exc))
-                await asyncio.sleep(self._save_pause * (attempt + 1))
-        return False
+                if attempt == tries:
+                    raise
+                log.warning("answer_not_saved", attempt=attempt, error=str(exc))
+                await asyncio.sleep(self._save_pause * attempt)
 
     async def open_checkins(self, user: str) -> list[tuple[str, str]]:
         """(check-in title, round) for each open round `user` was nudged in."""

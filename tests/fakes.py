@@ -9,7 +9,15 @@ from datetime import UTC, datetime, timedelta
 
 from bot.errors import DeliveryFailed, StorageError, Unreachable
 from bot.model import Entity, PersonSpec
-from bot.ports import AskedQuestion, Delivered, Gap, NudgeMessage, QuestionLog, Vote
+from bot.ports import (
+    AskedQuestion,
+    Delivered,
+    Gap,
+    NudgeMessage,
+    QuestionLog,
+    Vote,
+    VoteOutcome,
+)
 from bot.styled import Styled
 
 #: Keys are compared on their first 500 characters, as the database column holds.
@@ -25,11 +33,14 @@ class MemoryQuestionLog:
         self.claims: dict[str, datetime] = {}
         self.broken = False
 
-    async def record_vote(self, vote: Vote) -> None:
+    async def record_vote(self, vote: Vote) -> VoteOutcome:
         if self.broken:
             raise StorageError("database unavailable")
         _require_aware(vote.voted_at)
+        if all(q.uid != vote.question_uid for q in self.questions):
+            return "unknown"
         self.votes[(vote.question_uid, vote.user)] = vote
+        return "counted"
 
     async def claim(self, key: str, at: datetime) -> bool:
         if self.broken:
@@ -46,6 +57,21 @@ class MemoryQuestionLog:
         _require_aware(question.asked_at)
         self.questions.append(replace(question, key=question.key[:KEY_LENGTH]))
         return len(self.questions)
+
+    async def record_questions(self, questions: list[AskedQuestion]) -> None:
+        """All or nothing, like one transaction; a uid already stored is stored once."""
+        if self.broken:
+            raise StorageError("database unavailable")
+        for question in questions:
+            _require_aware(question.asked_at)
+        for question in questions:
+            if not await self.has_question(question.uid):
+                self.questions.append(replace(question, key=question.key[:KEY_LENGTH]))
+
+    async def has_question(self, uid: str) -> bool:
+        if self.broken:
+            raise StorageError("database unavailable")
+        return any(q.uid == uid for q in self.questions)
 
     async def gaps(self, *, limit: int = 20, since: datetime | None = None) -> list[Gap]:
         if limit < 1:

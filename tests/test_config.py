@@ -77,3 +77,23 @@ def test_secrets_never_show() -> None:
 def test_empty_variable_means_unset() -> None:
     """`SLACK_BOT_TOKEN=` (empty) is treated as not set."""
     assert load_settings({"SLACK_BOT_TOKEN": "", "OPSBOT_PORT": ""}).port == 3000
+
+
+@pytest.mark.parametrize(
+    ("environ", "spool"),
+    [
+        ({}, Path("spool")),
+        ({"OPSBOT_DATABASE_URL": "sqlite+aiosqlite:////data/opsbot.db"}, Path("/data/spool")),
+        ({"OPSBOT_DATABASE_URL": "sqlite+aiosqlite:///:memory:"}, Path("spool")),
+        ({"OPSBOT_DATABASE_URL": "postgresql+asyncpg://bot@db/opsbot"}, Path("spool")),
+        (
+            {"OPSBOT_DATABASE_URL": "sqlite+aiosqlite:////data/o.db", "OPSBOT_SPOOL_DIR": "/s"},
+            Path("/s"),
+        ),
+    ],
+)
+def test_the_spool_is_beside_the_sqlite_file_unless_set(
+    environ: dict[str, str], spool: Path
+) -> None:
+    """Records wait for the database in OPSBOT_SPOOL_DIR, else beside SQLite, else ./spool."""
+    assert load_settings(environ).spool_path == spool

@@ -1,13 +1,30 @@
-"""The QuestionLog contract: the same tests for the in-memory fake, SQLite and PostgreSQL."""
+"""The QuestionLog contract: the same tests for the in-memory fake, SQLite and PostgreSQL
+(and, for votes, each of them behind the writer)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from bot.ports import EventLog, Gap, QuestionLog, Vote
-from tests.fakes import T0, asked, record_all
+from bot.storage.store import SqlStore
+from bot.storage.writer import QuestionWriter
+from tests.fakes import T0, MemoryQuestionLog, asked, record_all
+
+
+@pytest.fixture(params=("direct", "writer"))
+async def voting(
+    request: pytest.FixtureRequest, log: SqlStore | MemoryQuestionLog, tmp_path: Path
+) -> AsyncIterator[QuestionLog]:
+    """Every implementation, as it is and behind the writer (votes queue behind questions)."""
+    if request.param == "direct":
+        yield log
+        return
+    async with QuestionWriter(log, spool_dir=tmp_path / "spool").running() as writer:
+        yield writer
 
 
 async def test_record_returns_increasing_ids(log: QuestionLog) -> None:
@@ -136,38 +153,41 @@ async def test_long_keys_are_grouped_by_their_prefix(log: QuestionLog) -> None:
     assert [(g.key, g.count) for g in await log.gaps()] == [("x" * 500, 2)]
 
 
-async def test_unhelpful_answers_are_gaps_too(log: QuestionLog) -> None:
+async def test_unhelpful_answers_are_gaps_too(voting: QuestionLog) -> None:
     """An answered question whose answer was voted not helpful counts as a gap."""
     await record_all(
-        log,
+        voting,
         [
             asked("good", answered=True, uid="q-good"),
             asked("bad", answered=True, uid="q-bad"),
             asked("bad", answered=True, uid="q-bad-2"),
         ],
     )
-    await log.record_vote(Vote(question_uid="q-good", user="U1", helpful=True, voted_at=T0))
-    await log.record_vote(Vote(question_uid="q-bad", user="U1", helpful=False, voted_at=T0))
-    assert [(g.key, g.count) for g in await log.gaps()] == [("bad", 1)]
+    await voting.record_vote(Vote(question_uid="q-good", user="U1", helpful=True, voted_at=T0))
+    await voting.record_vote(Vote(question_uid="q-bad", user="U1", helpful=False, voted_at=T0))
+    assert [(g.key, g.count) for g in await voting.gaps()] == [("bad", 1)]
 
 
-async def test_a_second_vote_replaces_the_first(log: QuestionLog) -> None:
+async def test_a_second_vote_replaces_the_first(voting: QuestionLog) -> None:
     """One vote per user per answer: voting again changes the vote, not the tally."""
-    await record_all(log, [asked("x", answered=True, uid="q-x")])
-    await log.record_vote(Vote(question_uid="q-x", user="U1", helpful=False, voted_at=T0))
-    assert [g.key for g in await log.gaps()] == ["x"]
+    await record_all(voting, [asked("x", answered=True, uid="q-x")])
+    await voting.record_vote(Vote(question_uid="q-x", user="U1", helpful=False, voted_at=T0))
+    assert [g.key for g in await voting.gaps()] == ["x"]
     later = T0 + timedelta(minutes=1)
-    await log.record_vote(Vote(question_uid="q-x", user="U1", helpful=True, voted_at=later))
-    assert await log.gaps() == []
-    await log.record_vote(Vote(question_uid="q-x", user="U2", helpful=False, voted_at=later))
-    assert [(g.key, g.count) for g in await log.gaps()] == [("x", 1)]
+    await voting.record_vote(Vote(question_uid="q-x", user="U1", helpful=True, voted_at=later))
+    assert await voting.gaps() == []
+    await voting.record_vote(Vote(question_uid="q-x", user="U2", helpful=False, voted_at=later))
+    assert [(g.key, g.count) for g in await voting.gaps()] == [("x", 1)]
 
 
-async def test_votes_may_arrive_before_their_question(log: QuestionLog) -> None:
-    """A click recorded before the question's own write commits is kept and counts."""
-    await log.record_vote(Vote(question_uid="q-late", user="U1", helpful=False, voted_at=T0))
-    await record_all(log, [asked("late", answered=True, uid="q-late")])
-    assert [g.key for g in await log.gaps()] == ["late"]
+async def test_a_vote_on_an_unknown_answer_is_refused(voting: QuestionLog) -> None:
+    """A vote on a uid no question has is "unknown" and kept nowhere, not even for later."""
+    vote = Vote(question_uid="q-never", user="U1", helpful=False, voted_at=T0)
+    assert await voting.record_vote(vote) == "unknown"
+    await record_all(voting, [asked("late", answered=True, uid="q-never")])
+    assert await voting.gaps() == []
+    assert await voting.record_vote(vote) == "counted"
+    assert [g.key for g in await voting.gaps()] == ["late"]
 
 
 async def test_claims_are_taken_once(log: EventLog) -> None:

@@ -20,7 +20,7 @@ from bot.kb import require_knowledge
 from bot.kb.knowledge import Knowledge
 from bot.model import CheckInSpec, PersonSpec, Ref
 from bot.ports import Delivered, NewNudge, NudgeMessage
-from bot.rounds import CheckinService
+from bot.rounds import ANSWER_NOT_SAVED, CheckinService
 from bot.storage.checkins import SqlCheckinStore
 from bot.storage.engine import open_engine
 from bot.storage.migrate import upgrade
@@ -255,7 +255,8 @@ async def test_later_and_skip(store: SqlCheckinStore, messenger: RecordingMessen
 async def test_answers_survive_a_brief_database_outage(
     store: SqlCheckinStore, messenger: RecordingMessenger
 ) -> None:
-    """A write that fails once is retried; one that keeps failing is reported to the user."""
+    """A write that fails once is retried; one that keeps failing is reported to the user
+    (with no outbox to keep it: "click again")."""
     from bot.errors import StorageError
 
     svc, clock = await seen_on_sunday(store, messenger)
@@ -274,7 +275,7 @@ async def test_answers_survive_a_brief_database_outage(
     assert (await svc.answer(ALICE, round_id, "drift", "Yes")).startswith("Thanks!")
     failures["left"] = 99
     lost = await svc.answer(ALICE, round_id, "drift", "No")
-    assert lost == "Sorry, your answer could not be saved just now. Please try again in a minute."
+    assert lost == ANSWER_NOT_SAVED
     store.answer = real  # type: ignore[method-assign]
     assert [a.value for a in await store.answers(round_id)] == ["Yes"]
 

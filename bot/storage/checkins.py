@@ -322,6 +322,9 @@ class SqlCheckinStore:
                         CheckinAnswer.question,
                     ],
                     set_={"value": value, "answered_at": at},
+                    # An answer kept through an outage (or replayed from the spool) never
+                    # overwrites one the person gave after it.
+                    where=CheckinAnswer.answered_at <= at,
                 )
             )
 

@@ -8,11 +8,19 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import URL, event, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    NoSuchModuleError,
+    SQLAlchemyError,
+    StatementError,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from bot.errors import StorageError
+from bot.errors import StorageError, StorageRefused
 
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 
@@ -96,7 +104,33 @@ def storage_error(action: str, url: URL, exc: BaseException) -> StorageError:
     # Async adapters chain the driver's own exception, whose name says more.
     kind = type(cause.__cause__ or cause).__name__
     reason = f"{kind}: {detail}" if detail else kind
-    return StorageError(f"{action} failed on {safe_url(url)}: {reason}")
+    error = StorageRefused if refused(exc) else StorageError
+    return error(f"{action} failed on {safe_url(url)}: {reason}")
+
+
+#: SQLSTATE classes of a statement refused for what it holds: data exception (22) and
+#: integrity constraint violation (23).
+_REFUSED_SQLSTATES = ("22", "23")
+
+
+def refused(exc: BaseException) -> bool:
+    """Whether the database refused the statement itself (a constraint, a value it cannot
+    take), rather than being out of reach: trying again would fail the same way."""
+    if isinstance(exc, IntegrityError | DataError):
+        return True
+    if not isinstance(exc, StatementError):
+        return False
+    # Drivers chain their own exception: asyncpg's carries the SQLSTATE, and a value
+    # it cannot even encode (or a bind parameter refuses) is a ValueError / TypeError.
+    cause: BaseException | None = exc.orig
+    while cause is not None:
+        sqlstate = getattr(cause, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_REFUSED_SQLSTATES):
+            return True
+        if isinstance(cause, ValueError | TypeError):
+            return True
+        cause = cause.__cause__
+    return False
 
 
 def _sqlite_engine(url: URL) -> AsyncEngine:

@@ -7,11 +7,11 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, false, func, insert, or_, select, text
+from sqlalchemy import delete, exists, false, func, insert, literal, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.ports import AskedQuestion, Gap, Vote
+from bot.ports import AskedQuestion, Gap, Vote, VoteOutcome
 from bot.storage.engine import transaction
 from bot.storage.models import ENTITY_LENGTH, KEY_LENGTH, EventClaim, Question
 from bot.storage.models import Vote as VoteRow
@@ -75,23 +75,35 @@ class SqlStore:
             once = insert_for(conn)(Question).on_conflict_do_nothing(index_elements=[Question.uid])
             await conn.execute(once, rows)
 
-    async def record_vote(self, vote: Vote) -> None:
-        """Store a vote; the same user voting again on the same answer replaces the vote."""
+    async def record_vote(self, vote: Vote) -> VoteOutcome:
+        """Store a vote on a recorded question; the same user voting again replaces it.
+
+        A vote on a uid no question has is "unknown" and not stored; the check and the
+        write are one statement, so no question can appear or vanish in between.
+        """
         _require_aware(vote.voted_at, "voted_at")
-        values = {
-            "question_uid": vote.question_uid,
-            "user_id": vote.user,
-            "helpful": vote.helpful,
-            "voted_at": vote.voted_at,
-        }
+        row = select(
+            literal(vote.question_uid, VoteRow.question_uid.type),
+            literal(vote.user, VoteRow.user_id.type),
+            literal(vote.helpful, VoteRow.helpful.type),
+            literal(vote.voted_at, VoteRow.voted_at.type),
+        ).where(exists().where(Question.uid == vote.question_uid))
+        columns = ["question_uid", "user_id", "helpful", "voted_at"]
         async with self._transaction("recording a vote") as conn:
-            upsert = insert_for(conn)(VoteRow).values(values)
-            await conn.execute(
+            upsert = insert_for(conn)(VoteRow).from_select(columns, row)
+            result = await conn.execute(
                 upsert.on_conflict_do_update(
                     index_elements=[VoteRow.question_uid, VoteRow.user_id],
                     set_={"helpful": vote.helpful, "voted_at": vote.voted_at},
                 )
             )
+        return "counted" if result.rowcount else "unknown"
+
+    async def has_question(self, uid: str) -> bool:
+        """Whether a question with this uid is stored."""
+        query = select(exists().where(Question.uid == uid))
+        async with self._transaction("looking up a question") as conn:
+            return bool((await conn.execute(query)).scalar())
 
     async def claim(self, key: str, at: datetime) -> bool:
         """True for the first claim of `key` ever made, False for every later one."""

@@ -213,7 +213,10 @@ async def serving(settings: Settings, *, clock: Clock | None = None) -> AsyncIte
         slack = None
         if settings.slack_enabled:
             # One pacing: replies go at once, nudges keep the pace, a 429 pauses both.
-            pacing = post_pacing(settings.slack_posts_per_second)
+            pacing = post_pacing(
+                settings.slack_posts_per_second,
+                per_channel=settings.slack_channel_posts_per_second,
+            )
             client = slack_client(settings, pacing)
             nudges = slack_client(settings, pacing, bulk=True)
             service = bot.enable_checkins(SlackMessenger(nudges, metrics))
@@ -242,10 +245,18 @@ class SocketMode(AsyncSocketModeHandler):
 
 
 def slack_client(settings: Settings, pacing: Pacing, *, bulk: bool = False) -> AsyncWebClient:
-    """A Web API client: the bot token, or none when each workspace brings its own."""
+    """A Web API client: the bot token, or none when each workspace brings its own.
+
+    Nudges (`bulk`) are retried a few times (a later tick sends a failed one again);
+    replies to people until they are delivered or their deadline passes.
+    """
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     return web_client(
-        None if settings.slack_oauth else token, settings.slack_api_url, pacing=pacing, bulk=bulk
+        None if settings.slack_oauth else token,
+        settings.slack_api_url,
+        pacing=pacing,
+        bulk=bulk,
+        deadline=None if bulk else settings.slack_reply_deadline_seconds,
     )
 
 
@@ -276,6 +287,7 @@ def slack_adapter(bot: Bot, telemetry: Telemetry, client: AsyncWebClient) -> Sla
         signing_secret=secret.get_secret_value() if secret else None,
         client=client,
         oauth_flow=oauth_flow,
+        reply_deadline=settings.slack_reply_deadline_seconds,
     )
 
 

@@ -73,6 +73,18 @@ class Settings(BaseSettings):
     slack_posts_per_second: float = Field(
         default=5.0, ge=0, le=1000, validation_alias=AliasChoices("OPSBOT_SLACK_POSTS_PER_SECOND")
     )
+    slack_channel_posts_per_second: float = Field(
+        default=1.0,
+        ge=0,
+        le=100,
+        validation_alias=AliasChoices("OPSBOT_SLACK_CHANNEL_POSTS_PER_SECOND"),
+    )
+    slack_reply_deadline_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        validation_alias=AliasChoices("OPSBOT_SLACK_REPLY_DEADLINE_SECONDS"),
+    )
     slack_client_id: str | None = Field(
         default=None, validation_alias=AliasChoices("SLACK_CLIENT_ID")
     )

@@ -58,6 +58,12 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self.replies_dropped = Counter(
+            "opsbot_replies_dropped",
+            "Replies to people given up after their retries (the person got no answer).",
+            ["platform", "method"],
+            registry=self.registry,
+        )
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route=route, method=method, status=str(status)).inc()
@@ -70,6 +76,9 @@ class Metrics:
 
     def platform_error(self, platform: str, method: str, error: str) -> None:
         self.platform_errors.labels(platform=platform, method=method, error=error).inc()
+
+    def reply_dropped(self, platform: str, method: str) -> None:
+        self.replies_dropped.labels(platform=platform, method=method).inc()
 
     def backlog(self, records: int) -> None:
         self.write_backlog.set(records)

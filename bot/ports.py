@@ -97,6 +97,10 @@ class Telemetry(Protocol):
         """A call to a chat platform's API failed."""
         ...
 
+    def reply_dropped(self, platform: str, method: str) -> None:
+        """A reply to a person was given up (after its retries): they got no answer."""
+        ...
+
     def backlog(self, records: int) -> None:
         """How many records (questions, votes, check-in answers) wait to be written now."""
         ...

@@ -32,7 +32,8 @@ TEAM_ID, TEAM_NAME, BOT_USER, BOT_ID, APP_ID = "T0001", "Acme", "UBOT", "BBOT", 
 Json = dict[str, Any]
 #: Where builders point response_url unless told: a closed loopback port, never Slack.
 NO_RESPONSE_URL = "http://127.0.0.1:9/respond/unset"
-Refusal = tuple[int, str, int | None]  # HTTP status, Slack error, Retry-After seconds
+Refusal = tuple[int, str, float | None]  # HTTP status (0: hang up), Slack error, Retry-After
+HANG_UP = 0
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class _Limit:
     rate: float
     burst: int
     key: str | None
+    precise: bool = False  # Retry-After in fractions of a second (Slack sends whole ones)
     buckets: dict[str, list[float]] = field(default_factory=dict)  # value -> [tokens, stamp]
 
     def bucket(self, params: Mapping[str, Any], now: float) -> list[float]:
@@ -164,12 +166,15 @@ class FakeSlack(_Server):
         *,
         status: int = 200,
         error: str | None = None,
-        retry_after: int | None = None,
+        retry_after: float | None = None,
         times: int = 1,
     ) -> None:
-        """Make the next `times` calls to `method` fail: 429 ratelimited, 5xx, or 200 + error."""
+        """Make the next `times` calls to `method` fail: 429 ratelimited, 5xx, 200 + error,
+        or (status HANG_UP) a connection closed without an answer."""
         if error is None:
-            error = {429: "ratelimited"}.get(status, "internal_error" if status >= 500 else "")
+            error = {429: "ratelimited", HANG_UP: "hung_up"}.get(
+                status, "internal_error" if status >= 500 else ""
+            )
         if not error:
             raise ValueError("a failure with HTTP 200 needs an error, e.g. 'channel_not_found'")
         if status == 429 and retry_after is None:
@@ -177,10 +182,17 @@ class FakeSlack(_Server):
         self._failures.setdefault(method, []).extend([(status, error, retry_after)] * times)
 
     def rate_limit(
-        self, method: str, per_second: float, burst: int = 1, key: str | None = "channel"
+        self,
+        method: str,
+        per_second: float,
+        burst: int = 1,
+        key: str | None = "channel",
+        *,
+        precise: bool = False,
     ) -> None:
-        """Answer 429 + Retry-After when `method` exceeds a token bucket per `key` value."""
-        self._limits[method] = _Limit(per_second, burst, key)
+        """Answer 429 + Retry-After when `method` exceeds a token bucket per `key` value
+        (`precise`: Retry-After in fractions of a second, for fast tests)."""
+        self._limits[method] = _Limit(per_second, burst, key, precise)
 
     def workspace_cap(self, per_second: float, burst: int = 1) -> None:
         """One token bucket shared by every Web API call of the workspace."""
@@ -270,7 +282,9 @@ class FakeSlack(_Server):
             body = {"ok": True, **(handler(self, params) if handler else {})}
         failed: str | None = None if body["ok"] else body["error"]
         self._record(Call(method, params, request.headers.copy(), time.time(), status, failed))
-        return web.json_response(body, status=status, headers=headers)
+        if status == HANG_UP and request.transport is not None:
+            request.transport.close()  # the client sees a dropped connection, no answer
+        return web.json_response(body, status=status or 200, headers=headers)
 
     def _record(self, call: Call) -> None:
         self.calls.append(call)
@@ -288,7 +302,8 @@ class FakeSlack(_Server):
         buckets = [(lim, lim.bucket(params, now)) for lim in limits]
         wait = max(lim.wait(bucket) for lim, bucket in buckets)
         if wait > 0:
-            return (429, "ratelimited", max(1, math.ceil(wait)))
+            precise = all(lim.precise for lim in limits)
+            return (429, "ratelimited", round(wait, 3) if precise else max(1, math.ceil(wait)))
         for _, bucket in buckets:
             bucket[0] -= 1
         return None

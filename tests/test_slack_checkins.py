@@ -16,7 +16,7 @@ from bot.handlers import Handlers
 from bot.metrics import Metrics
 from bot.rounds import CheckinService
 from bot.slack.adapter import SlackAdapter
-from bot.slack.client import web_client
+from bot.slack.client import post_pacing, web_client
 from bot.slack.messenger import METADATA_TYPE, SlackMessenger
 from bot.storage.checkins import SqlCheckinStore
 from bot.storage.engine import open_engine
@@ -52,7 +52,8 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         await upgrade(engine)
         slack.add_user(CAROL, tz="Europe/Lisbon")
         clock = FakeClock(SUNDAY)
-        client = web_client(BOT_TOKEN, slack.api_url)
+        # Unspaced: Slack's one post a second in a DM would only slow the test down.
+        client = web_client(BOT_TOKEN, slack.api_url, pacing=post_pacing(0, per_channel=0))
         service = CheckinService(
             knowledge=lambda: KNOWLEDGE,
             store=SqlCheckinStore(engine),

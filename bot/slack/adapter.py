@@ -17,8 +17,10 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import structlog
+from aiohttp import ClientError
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.request.async_request import AsyncBoltRequest
@@ -26,6 +28,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.webhook_response import WebhookResponse
 
 from bot.answers import AnswerEngine
 from bot.errors import StorageError
@@ -41,6 +44,7 @@ from bot.slack.blocks import (
     SlackRenderer,
     reply_mrkdwn,
 )
+from bot.slack.client import REPLY_DEADLINE, PacedWebClient, webhook_client
 from bot.slack.markup import Mrkdwn, escape
 from bot.slack.messenger import ACTION_CHECKIN, ACTION_CHECKIN_TEXT, VIEW_CHECKIN_TEXT, text_view
 
@@ -78,6 +82,7 @@ class SlackAdapter:
         signing_secret: str | None,
         client: AsyncWebClient,
         oauth_flow: AsyncOAuthFlow | None = None,
+        reply_deadline: float = REPLY_DEADLINE,
     ) -> None:
         self.handlers = handlers
         self.answers = answers
@@ -87,6 +92,8 @@ class SlackAdapter:
         # Without a signing secret (Socket Mode only) the HTTP route takes nothing.
         self.verifier = None if signing_secret is None else SignatureVerifier(signing_secret)
         self.client = client
+        # How long a reply to a person is retried (429s, 5xx, lost connections).
+        self.reply_deadline = reply_deadline
         self._tasks: set[asyncio.Task[None]] = set()
         self.app = AsyncApp(
             # In OAuth mode the client has no token; bolt adds each workspace's own.
@@ -149,6 +156,7 @@ class SlackAdapter:
     # -- listeners -----------------------------------------------------------------
 
     def _register(self) -> None:
+        self.app.use(self._paced_client)
         self.app.command("/ops")(self._on_command)
         self.app.event("app_mention")(self._on_mention)
         self.app.event("message")(self._on_message)
@@ -160,6 +168,15 @@ class SlackAdapter:
         self.app.action(re.compile(f"^{ACTION_CHECKIN}_(?!text)"))(self._on_checkin_click)
         self.app.view(VIEW_CHECKIN_TEXT)(self._on_checkin_view)
         self.app.error(self._on_error)
+
+    async def _paced_client(
+        self, context: AsyncBoltContext, next_: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Listeners get bolt's per-request client (the workspace's token), paced like ours:
+        past a 429 pause, and posts to one channel spaced."""
+        if isinstance(self.client, PacedWebClient):
+            context["client"] = self.client.like(context.client)
+        await next_()
 
     async def _on_command(
         self,
@@ -339,8 +356,8 @@ class SlackAdapter:
     async def _share(self, event: Pick, respond: AsyncRespond) -> None:
         reply = await self.handlers.handle(event)
         text, blocks = self._renderer().reply(reply)
-        await respond(text=text, blocks=blocks, response_type="in_channel")
-        await respond(delete_original=True)
+        await self._respond(respond, text=text, blocks=blocks, response_type="in_channel")
+        await self._respond(respond, delete_original=True)
 
     async def _unknown_button(
         self, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
@@ -358,8 +375,8 @@ class SlackAdapter:
     ) -> None:
         """Answer one person: through the request's response_url, else (none) in their DM."""
         if respond.response_url:
-            await respond(
-                text=text, blocks=blocks, response_type="ephemeral", replace_original=False
+            await self._respond(
+                respond, text=text, blocks=blocks, response_type="ephemeral", replace_original=False
             )
         elif user:
             post = client.chat_postMessage(channel=user, text=text, blocks=blocks)
@@ -386,13 +403,30 @@ class SlackAdapter:
     def _renderer(self) -> SlackRenderer:
         return SlackRenderer(self.answers().knowledge)
 
+    async def _respond(self, respond: AsyncRespond, **message: Any) -> None:
+        """POST to the request's response_url, retried like every reply (bolt's is not)."""
+        assert respond.response_url is not None
+        hook = webhook_client(
+            respond.response_url, deadline=self.reply_deadline, proxy=respond.proxy, ssl=respond.ssl
+        )
+        await self._call("response_url", hook.send(**message))
+
     async def _call(self, method: str, call: Awaitable[Any]) -> None:
+        """Make one call that answers a person (its client retries 429s, 5xx and lost
+        connections until the reply deadline); a reply given up is counted and logged once."""
         try:
-            await call
+            result = await call
         except SlackApiError as exc:
             error = str(exc.response.get("error", "unknown")) if exc.response else "unknown"
-            self.telemetry.platform_error("slack", method, error)
-            log.warning("slack_api_error", method=method, error=error)
+        except (ClientError, OSError) as exc:  # lost connections, timeouts
+            error = type(exc).__name__
+        else:
+            if not isinstance(result, WebhookResponse) or result.status_code == 200:
+                return
+            error = _webhook_error(result)
+        self.telemetry.platform_error("slack", method, error)
+        self.telemetry.reply_dropped("slack", method)
+        log.warning("slack_reply_dropped", method=method, error=error)
 
     def _later(self, work: Coroutine[Any, Any, object], *, once: str | None = None) -> None:
         """Run `work` after the ack; the one catch-all of this inbound path logs failures.
@@ -430,6 +464,12 @@ class SlackAdapter:
         """Let work already started finish (at shutdown), for up to `seconds`."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=seconds)
+
+
+def _webhook_error(response: WebhookResponse) -> str:
+    """What a response_url said when it refused a message: its error word, else the status."""
+    body = response.body.strip()
+    return body if re.fullmatch(r"[a-z_]{1,50}", body) else f"http_{response.status_code}"
 
 
 def _origin(body: dict[str, Any]) -> Origin:

@@ -496,3 +496,16 @@ async def test_text_answers_come_back_escaped_in_every_report(world: World) -> N
     assert len([c for c in calls if c.method == "files.completeUploadExternal"]) == 2
     assert len([c for c in calls if c.method == "views.publish"]) == 1
     assert_no_call_live(world.slack.calls)  # the nudges and reminders too
+
+
+@pytest.mark.parametrize("word", ["@channel", "@here", "@everyone", "@Here!", "hi @channel."])
+def test_broadcast_words_stay_plain_words(word: str) -> None:
+    """Typed @channel, @here and @everyone reach Slack with a word joiner after the @."""
+    shown = mk.escape(word)
+    assert re.search(r"@(channel|here|everyone)\b", shown, re.IGNORECASE) is None
+    assert shown.replace("\N{WORD JOINER}", "") == word
+
+
+def test_other_at_words_are_untouched() -> None:
+    """An e-mail address or @handle is shown exactly as typed."""
+    assert mk.escape("ana@example.com @channels @hereford") == "ana@example.com @channels @hereford"

@@ -36,9 +36,15 @@ _MD_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)|<(https?://[^>|\s]+)>
 _MD_BOLD = re.compile(r"\*\*(.+?)\*\*")
 
 
+#: Words Slack may turn into a broadcast in mrkdwn blocks even without <!...> markup.
+_BROADCAST_WORD = re.compile(r"@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
+
+
 def escape(text: str) -> Mrkdwn:
-    """Text shown as written: Slack's three control characters as entities."""
-    return Mrkdwn(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+    """Text shown as written: Slack's three control characters as entities, and a word
+    joiner after the @ of @channel, @here and @everyone, which then stay plain words."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return Mrkdwn(_BROADCAST_WORD.sub("@\N{WORD JOINER}", escaped))
 
 
 def ours(text: LiteralString) -> Mrkdwn:

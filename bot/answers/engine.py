@@ -25,6 +25,14 @@ _SURE = 0.95
 _MAX_SUGGESTIONS = 3
 #: Without an intent phrase, a bare name is worth a little less.
 _BARE_PENALTY = 0.9
+#: The longest question looked up, in characters of its normalised words (markup, emoji
+#: and punctuation do not count). The longest question in the evaluation sets is 80;
+#: 1,000 leaves room for a question with a paragraph of context around it ("who owns
+#: X? it broke at noon ..."), and keeps the work on one message to milliseconds.
+MAX_QUESTION = 1_000
+#: A message longer than this is refused unread: it is Slack's limit for a message's
+#: text, and room enough for a question with a long link pasted in it.
+MAX_MESSAGE = 40_000
 
 KINDS_FOR: dict[Intent, Collection[str] | None] = {
     "owner": OWNABLE_KINDS | {"practice"},
@@ -81,14 +89,23 @@ class AnswerEngine:
             self._cache.move_to_end(key)
             return cached
         answer = self._answer_fresh(question, intent)
-        if self._cache_size > 0:
+        # Only questions of a sensible length are kept: 4,096 kept messages of 40 kB
+        # each would hold 160 MB.
+        if self._cache_size > 0 and len(question) <= MAX_QUESTION:
             self._cache[key] = answer
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return answer
 
     def _answer_fresh(self, question: str, intent: Intent | None) -> Answer:
-        parts = list(dict.fromkeys(fold(p) for p in clauses(strip_markup(question))))
+        if len(question) > MAX_MESSAGE:
+            return self._too_long()
+        text = strip_markup(question)
+        whole = fold(text)
+        if len(whole) > MAX_QUESTION:
+            return self._too_long()
+        pieces = clauses(text)  # the whole text first, then its clauses
+        parts = list(dict.fromkeys([whole, *(fold(p) for p in pieces[1:])])) if pieces else []
         best = self._answer(parts[0], intent) if parts else self._unknown(())
         if best.confidence >= _SURE or len(parts) < 2:
             return best
@@ -104,7 +121,13 @@ class AnswerEngine:
         if best.intent not in ("unknown", "definition") or best.confidence >= _SURE:
             return best
         asked = [d for d in (detect(clean(p)) for p in parts) if d is not None]
+        tried: set[Intent] = set()
         for detected in asked:
+            # A later question of an intent tried already would link the same parts with
+            # the same kinds: n clauses must not cost n^2 links.
+            if detected.intent in tried:
+                continue
+            tried.add(detected.intent)
             kinds = KINDS_FOR.get(detected.intent)
             for part in parts:
                 matches = self.index.link(clean(part), kinds)
@@ -223,6 +246,11 @@ class AnswerEngine:
     def _suggest(self, matches: list[Match]) -> tuple[Ref, ...]:
         good = [m.ref for m in matches if m.score >= _SUGGESTION_FLOOR]
         return tuple(good[:_MAX_SUGGESTIONS])
+
+    def _too_long(self) -> Answer:
+        return Answer(
+            intent="unknown", entity=None, confidence=0.0, text=render.too_long(MAX_QUESTION)
+        )
 
     def _unknown(self, suggestions: tuple[Ref, ...], best: float = 0.0) -> Answer:
         """Not confident: `confidence` is that of the best rejected candidate."""

@@ -92,6 +92,8 @@ class EntityIndex:
                 text = " ".join(words)
                 surfaces[(entity.ref, text)] = Surface(ref=entity.ref, text=text, size=len(words))
         self.surfaces = list(surfaces.values())
+        #: Words in the longest name: a longer run of a mention can name nothing.
+        self.longest = max((s.size for s in self.surfaces), default=0)
         self.exact: dict[str, list[int]] = defaultdict(list)
         self.postings: dict[str, list[int]] = defaultdict(list)
         entity_freq: defaultdict[str, set[Ref]] = defaultdict(set)
@@ -145,7 +147,7 @@ class EntityIndex:
             (sid for sid in weights if allowed(self.surfaces[sid].ref)),
             key=lambda sid: (weights[sid], -sid),
         )
-        scorer = _Scorer(self.weight, words, total)
+        scorer = _Scorer(self.weight, words, total, longest=self.longest)
         best: dict[Ref, Match] = {}
         for sid in top:
             surface = self.surfaces[sid]
@@ -164,18 +166,27 @@ class _Scorer:
                      * (0.5 + 0.5 * share of the name matched),
     over the mention's word n-grams about as long as the name; shares are weighted by
     how telling each word is (idf).
+
+    A name of n words is scored against grams of n - 1 to n + 1 words, so grams longer
+    than the `longest` name + 1 are never built: the work is O(words * longest), not
+    O(words^2) grams of O(words) characters each.
     """
 
-    def __init__(self, weight: Callable[[str], float], words: list[str], total: float) -> None:
+    def __init__(
+        self, weight: Callable[[str], float], words: list[str], total: float, *, longest: int
+    ) -> None:
         self.weight = weight
         self.total = total
         self.words = set(words)
-        self.grams: defaultdict[int, list[tuple[str, list[str], float]]] = defaultdict(list)
-        for size in range(len(words), 0, -1):
+        # Per size, each distinct gram once: a repeated phrase scores the same each time.
+        self.grams: dict[int, dict[str, tuple[list[str], float]]] = {}
+        for size in range(min(len(words), longest + 1), 0, -1):
+            grams = self.grams.setdefault(size, {})
             for start in range(len(words) - size + 1):
                 part = words[start : start + size]
-                asked = sum(weight(w) for w in part) / total
-                self.grams[size].append((" ".join(part), part, asked))
+                gram = " ".join(part)
+                if gram not in grams:
+                    grams[gram] = (part, sum(weight(w) for w in part) / total)
         self.ratios: dict[tuple[str, str], float] = {}
 
     def ratio(self, word: str, other: str) -> float:
@@ -200,7 +211,7 @@ class _Scorer:
         hits = {w for w, found in matched.items() if found}
         score = 0.0
         for size in (surface.size - 1, surface.size, surface.size + 1):
-            for gram, gram_words, asked in self.grams.get(size, ()):
+            for gram, (gram_words, asked) in self.grams.get(size, {}).items():
                 # A gram with no word of the name can only match as one run-together
                 # word ("datalake"): then its length is close to the name's.
                 if hits.isdisjoint(gram_words) and abs(len(gram) - len(surface.text)) > 3:

@@ -209,3 +209,10 @@ def unknown(knowledge: Knowledge, suggestions: tuple[Ref, ...]) -> str:
     else:
         text += ' Try "who owns <area>", "what is <term>" or "help".'
     return text
+
+
+def too_long(limit: int) -> str:
+    return (
+        "That's too long for me to look up: ask about one thing in a sentence or two "
+        f"(up to {limit:,} characters)."
+    )

@@ -7,10 +7,13 @@ import unicodedata
 from functools import lru_cache
 
 # Slack markup: <@U123>, <@U123|name>, <#C123|chan>, <!here>, <url|label>, <url>.
-_SLACK_USER = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
-_SLACK_CHANNEL = re.compile(r"<#[A-Z0-9]+(?:\|([^>]*))?>")
-_SLACK_SPECIAL = re.compile(r"<![^>]*>")
-_SLACK_LINK = re.compile(r"<((?:https?|mailto):[^>|]*)(?:\|([^>]*))?>")
+# Slack escapes a literal "<" or ">" in text, so none occurs inside markup: stopping at
+# the next "<" keeps an unclosed "<#C1|" from scanning the rest of the text (linear, not
+# quadratic, in the length of a message full of them).
+_SLACK_USER = re.compile(r"<@[A-Z0-9]+(?:\|[^<>]*)?>")
+_SLACK_CHANNEL = re.compile(r"<#[A-Z0-9]+(?:\|([^<>]*))?>")
+_SLACK_SPECIAL = re.compile(r"<![^<>]*>")
+_SLACK_LINK = re.compile(r"<((?:https?|mailto):[^<>|]*)(?:\|([^<>]*))?>")
 _TEAMS_AT = re.compile(r"<at>[^<]*</at>", re.IGNORECASE)
 _EMOJI = re.compile(r":[a-z0-9][a-z0-9_+'-]*:", re.IGNORECASE)
 _ENTITIES = {"&amp;": "&", "&lt;": "<", "&gt;": ">"}
@@ -71,13 +74,16 @@ def clauses(text: str) -> list[str]:
 
 def fold(text: str) -> str:
     """Lower-case ASCII words separated by single spaces; contractions expanded."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    if not text.isascii():  # ASCII is its own NFKD form, with no combining marks
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))
+    text = text.lower()
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
-    for pattern, replacement in _CONTRACTIONS:
-        text = pattern.sub(replacement, text)
+    if "'" in text:  # every contraction has one
+        for pattern, replacement in _CONTRACTIONS:
+            text = pattern.sub(replacement, text)
     words = _NON_WORD.sub(" ", text).split()
-    return " ".join(_BARE_CONTRACTIONS.get(w, w) for w in words)
+    return " ".join(map(_BARE_CONTRACTIONS.get, words, words))  # each word, or its expansion
 
 
 def normalize(text: str) -> str:

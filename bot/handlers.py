@@ -47,6 +47,8 @@ Commands:
   /ops checkin list      practice check-ins (also run, pause, resume, report, export)
   /ops <question>        anything else, in your own words"""
 
+#: How much of a question is recorded: enough for any real question, bounded for a 40 kB one.
+RECORDED_TEXT = 4_000
 THANKS = "Thanks, noted. This helps the enablement team improve the answers."
 VOTE_KEPT = (
     "Thanks, noted. I couldn't check it against my records just now (the database is"
@@ -215,7 +217,7 @@ class Handlers:
             workspace=origin.workspace,
             user=origin.user,
             channel=origin.channel,
-            text=text,
+            text=text[:RECORDED_TEXT],
             key=normalize(text)[:500],
             intent=answer.intent,
             entity=None if answer.entity is None else str(answer.entity),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -66,8 +68,17 @@ class Metrics:
         )
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(route=route, method=method, status=str(status)).inc()
-        self.latency.labels(route=route).observe(seconds)
+        self._request_count(route, method, status).inc()
+        self._route_latency(route).observe(seconds)
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - one Metrics per process, kept for its life
+    def _request_count(self, route: str, method: str, status: int) -> Counter:
+        """The labelled counter (looked up once: `labels()` takes a lock and builds a key)."""
+        return self.requests.labels(route=route, method=method, status=str(status))
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - as above
+    def _route_latency(self, route: str) -> Histogram:
+        return self.latency.labels(route=route)
 
     def answered(self, intent: str) -> None:
         self.answers.labels(intent=intent).inc()

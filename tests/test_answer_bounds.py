@@ -17,6 +17,7 @@ from bot.answers.index import content
 from bot.answers.render import too_long
 from bot.answers.text import normalize
 from bot.events import Intent
+from bot.handlers import RECORDED_TEXT
 from bot.kb import load_knowledge
 from tests.slack_env import Opsbot, running, slack_settings
 from tests.slack_fake import FakeSlack, event_body, slash_command_body
@@ -218,7 +219,7 @@ async def bot(tmp_path: Path) -> AsyncIterator[tuple[Opsbot, FakeSlack]]:
 
 
 async def test_a_40k_slash_command_gets_the_short_reply(bot: tuple[Opsbot, FakeSlack]) -> None:
-    """`/ops` with 40,000 characters of text is answered 200 with the refusal, and recorded."""
+    """`/ops` with 40,000 characters is answered 200 with the refusal; its start is recorded."""
     opsbot, _ = bot
     text = ("who owns model monitoring " * 2_000)[:40_000]
     response = await opsbot.post(slash_command_body(text))
@@ -227,7 +228,7 @@ async def test_a_40k_slash_command_gets_the_short_reply(bot: tuple[Opsbot, FakeS
     assert payload["text"] == REFUSAL
     await opsbot.settle()
     rows = await opsbot.rows("select intent, entity, length(text) from questions")
-    assert rows == [("unknown", None, 40_000)]
+    assert rows == [("unknown", None, RECORDED_TEXT)]
 
 
 async def test_a_40k_mention_gets_the_short_reply_in_its_thread(

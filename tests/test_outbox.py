@@ -408,3 +408,43 @@ async def test_a_postgresql_outage_mid_stream_loses_no_question(
             assert [(g.key, g.count) for g in await SqlStore(direct).gaps()] == [("k1", 1)]
     finally:
         await proxy.stop()
+
+
+class CountingStore(MemoryQuestionLog):
+    """The in-memory log, counting the batches of questions it is handed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+
+    async def record_questions(self, questions: list[AskedQuestion]) -> None:
+        self.batches.append(len(questions))
+        await super().record_questions(questions)
+
+
+@pytest.mark.parametrize(("linger", "most_batches"), [(0.2, 2), (0.0, 40)])
+async def test_questions_arriving_one_by_one_are_written_together(
+    linger: float, most_batches: int
+) -> None:
+    """A trickle of questions waits a moment for company: a few transactions, not forty."""
+    store = CountingStore()
+    writer = QuestionWriter(store, linger=linger)
+    async with writer.running():
+        for i in range(40):
+            await writer.record_question(asked(f"k{i}"))
+            await asyncio.sleep(0.001)
+        await writer.flush()
+    assert sum(store.batches) == 40
+    assert len(store.batches) <= most_batches
+    if linger:
+        assert len(store.batches) < 40
+
+
+async def test_a_flush_does_not_wait_for_the_linger() -> None:
+    """`flush` writes at once, however long a batch would otherwise linger."""
+    store = CountingStore()
+    writer = QuestionWriter(store, linger=30.0)
+    async with writer.running():
+        await writer.record_question(asked("now"))
+        await asyncio.wait_for(writer.flush(), 2.0)
+    assert store.batches == [1]

@@ -125,3 +125,22 @@ def test_home_for_someone_not_in_the_knowledge(tmp_path: Path) -> None:
     shown = json.dumps(view)
     assert "/ops who-owns" in shown
     assert "not in the knowledge base yet" in shown
+
+
+def test_an_answer_rendered_again_gets_its_own_vote_buttons(tmp_path: Path) -> None:
+    """The same answer twice renders the same facts, each with its own question's buttons."""
+    (tmp_path / "org.yaml").write_text(TEAM)
+    knowledge = require_knowledge(tmp_path, today=date(2026, 11, 30))
+    engine = AnswerEngine(knowledge)
+    handlers = Handlers(answers=lambda: engine, questions=MemoryQuestionLog(), clock=FakeClock())
+    renderer = SlackRenderer(knowledge)
+    first, second = (
+        handlers.respond(Message(origin=ORIGIN, text="who is on the platform team")).reply
+        for _ in range(2)
+    )
+    assert first.question_uid != second.question_uid
+    _, one = renderer.reply(first)
+    _, two = renderer.reply(second)
+    assert one[:-1] == two[:-1]
+    assert first.question_uid in json.dumps(one[-1]) and second.question_uid in json.dumps(two[-1])
+    assert first.question_uid not in json.dumps(two)

@@ -20,7 +20,6 @@ import structlog
 from aiohttp import ClientError
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.request.async_request import AsyncBoltRequest
@@ -95,6 +94,7 @@ class SlackAdapter:
         # How long a reply to a person is retried (429s, 5xx, lost connections).
         self.reply_deadline = reply_deadline
         self._tasks: set[asyncio.Task[None]] = set()
+        self._rendering: SlackRenderer | None = None
         self.app = AsyncApp(
             # In OAuth mode the client has no token; bolt adds each workspace's own.
             client=client,
@@ -156,7 +156,6 @@ class SlackAdapter:
     # -- listeners -----------------------------------------------------------------
 
     def _register(self) -> None:
-        self.app.use(self._paced_client)
         self.app.command("/ops")(self._on_command)
         self.app.event("app_mention")(self._on_mention)
         self.app.event("message")(self._on_message)
@@ -169,23 +168,21 @@ class SlackAdapter:
         self.app.view(VIEW_CHECKIN_TEXT)(self._on_checkin_view)
         self.app.error(self._on_error)
 
-    async def _paced_client(
-        self, context: AsyncBoltContext, next_: Callable[[], Awaitable[None]]
-    ) -> None:
-        """Listeners get bolt's per-request client (the workspace's token), paced like ours:
-        past a 429 pause, and posts to one channel spaced."""
+    def _paced(self, client: AsyncWebClient) -> AsyncWebClient:
+        """bolt's per-request client (the workspace's token), paced like ours: past a 429
+        pause, and posts to one channel spaced. Made only for work that calls Slack, so an
+        answer in the ack costs no second client."""
         if isinstance(self.client, PacedWebClient):
-            context["client"] = self.client.like(context.client)
-        await next_()
+            return self.client.like(client)
+        return client
 
     async def _on_command(
         self,
         ack: AsyncAck,
-        body: dict[str, Any],
-        respond: AsyncRespond,
-        client: AsyncWebClient,
         request: AsyncBoltRequest,
     ) -> None:
+        # Few listener arguments: bolt builds each one for every request (the hot path).
+        body = request.body
         origin = Origin(
             platform="slack",
             user=body.get("user_id"),
@@ -199,17 +196,22 @@ class SlackAdapter:
         command = Command(origin=origin, text=str(body.get("text", "")), uid=uid)
         if self.handlers.is_checkin_command(command):
             await ack(text="On it…", response_type="ephemeral")
+            context = request.context
+            # No response_url (Slack always sends one): the reply goes by DM instead.
+            respond = context.respond or AsyncRespond(response_url=None)
+            client = self._paced(context.client)
             self._later(self._checkin(command, respond, client), once=once)
             return
         outcome = self.handlers.respond(command)
         text, blocks = self._renderer().reply(outcome.reply, shareable=not origin.is_direct)
         await ack(text=text, blocks=blocks, response_type="ephemeral")
-        self._later(self.handlers.record(outcome))
+        # Queueing the question is no I/O (the writer stores it later): no task needed.
+        await self.handlers.record(outcome)
 
     async def _on_mention(
         self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        self._later(self._answer_message(event, body, client))
+        self._later(self._answer_message(event, body, self._paced(client)))
 
     async def _on_message(
         self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
@@ -217,7 +219,7 @@ class SlackAdapter:
         # Only direct messages from people; channel messages reach us as app_mention.
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
-        self._later(self._answer_message(event, body, client))
+        self._later(self._answer_message(event, body, self._paced(client)))
 
     async def _answer_message(
         self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
@@ -280,9 +282,9 @@ class SlackAdapter:
         await ack()
         event = parse_payload(_action_value(body), _origin(body))
         if isinstance(event, CheckinClick):
-            self._later(self._checkin(event, respond, client), once=_delivery(request))
+            self._later(self._checkin(event, respond, self._paced(client)), once=_delivery(request))
         else:
-            self._later(self._unknown_button(body, respond, client))
+            self._later(self._unknown_button(body, respond, self._paced(client)))
 
     async def _on_checkin_text(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
@@ -291,7 +293,8 @@ class SlackAdapter:
         trigger = _field(body, "trigger_id")
         if trigger is not None:
             view = text_view("Your answer", _action_value(body))
-            await self._call("views.open", client.views_open(trigger_id=trigger, view=view))
+            views = self._paced(client)
+            await self._call("views.open", views.views_open(trigger_id=trigger, view=view))
 
     async def _on_checkin_view(
         self,
@@ -305,7 +308,9 @@ class SlackAdapter:
         origin = Origin(platform="slack", user=_field(body, "user", "id"))
         event = parse_payload((_field(body, "view", "private_metadata") or "") + text, origin)
         if isinstance(event, CheckinClick) and origin.user:
-            self._later(self._checkin_dm(event, origin.user, client), once=_delivery(request))
+            self._later(
+                self._checkin_dm(event, origin.user, self._paced(client)), once=_delivery(request)
+            )
 
     async def _checkin_dm(self, event: CheckinClick, user: str, client: AsyncWebClient) -> None:
         reply = await self.handlers.checkin(event)
@@ -323,11 +328,11 @@ class SlackAdapter:
         await ack()
         event = parse_payload(_action_value(body), _origin(body))
         if isinstance(event, Feedback):
-            self._later(self._vote(event, respond, client), once=_delivery(request))
+            self._later(self._vote(event, respond, self._paced(client)), once=_delivery(request))
         elif isinstance(event, Pick):
-            self._later(self._pick(event, respond, client), once=_delivery(request))
+            self._later(self._pick(event, respond, self._paced(client)), once=_delivery(request))
         else:
-            self._later(self._unknown_button(body, respond, client))
+            self._later(self._unknown_button(body, respond, self._paced(client)))
 
     async def _vote(self, event: Feedback, respond: AsyncRespond, client: AsyncWebClient) -> None:
         reply = await self.handlers.vote(event)
@@ -351,7 +356,7 @@ class SlackAdapter:
         if isinstance(event, Pick) and respond.response_url:
             self._later(self._share(event, respond), once=_delivery(request))
         else:
-            self._later(self._unknown_button(body, respond, client))
+            self._later(self._unknown_button(body, respond, self._paced(client)))
 
     async def _share(self, event: Pick, respond: AsyncRespond) -> None:
         reply = await self.handlers.handle(event)
@@ -388,7 +393,7 @@ class SlackAdapter:
     async def _on_home(self, event: dict[str, Any], client: AsyncWebClient) -> None:
         user = str(event.get("user", ""))
         if event.get("tab", "home") == "home" and user:
-            self._later(self._publish_home(user, client))
+            self._later(self._publish_home(user, self._paced(client)))
 
     async def _publish_home(self, user: str, client: AsyncWebClient) -> None:
         view = self._renderer().home(user, await self.handlers.open_checkins(user))
@@ -401,7 +406,11 @@ class SlackAdapter:
     # -- calls and background work -------------------------------------------------
 
     def _renderer(self) -> SlackRenderer:
-        return SlackRenderer(self.answers().knowledge)
+        """The renderer of the knowledge in use: made again only when it is reloaded."""
+        knowledge = self.answers().knowledge
+        if self._rendering is None or self._rendering.knowledge is not knowledge:
+            self._rendering = SlackRenderer(knowledge)
+        return self._rendering
 
     async def _respond(self, respond: AsyncRespond, **message: Any) -> None:
         """POST to the request's response_url, retried like every reply (bolt's is not)."""

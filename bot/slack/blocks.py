@@ -8,6 +8,7 @@ and never ping or mislead anyone; real mentions come only from the knowledge's S
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from bot.answers.render import KIND_LABELS, first_paragraph
@@ -81,10 +82,15 @@ def reply_mrkdwn(reply: Reply) -> Mrkdwn:
 
 
 class SlackRenderer:
-    """Renders replies for one knowledge base."""
+    """Renders replies for one knowledge base.
 
-    def __init__(self, knowledge: Knowledge) -> None:
+    An answer's blocks depend only on the answer and the knowledge, so the latest ones
+    are kept: a question asked again costs no rendering but its vote buttons.
+    """
+
+    def __init__(self, knowledge: Knowledge, *, remembered: int = 1024) -> None:
         self.knowledge = knowledge
+        self._about = lru_cache(maxsize=remembered)(self._about_uncached)
 
     # -- parties -------------------------------------------------------------------
 
@@ -123,13 +129,18 @@ class SlackRenderer:
             return text, [section(text)]
         if answer.entity is None:
             return text, self.unknown(answer)
-        entity = self.knowledge.get(answer.entity)
-        if entity is None:  # the knowledge was reloaded without it
+        about = self._about(answer)
+        if about is None:  # the knowledge was reloaded without it
             return text, [section(text)]
-        blocks = self.facts(answer, entity)
-        blocks.append(self.source(entity))
-        blocks.append(self.actions(answer, reply.question_uid, shareable=shareable))
+        blocks = [*about, self.actions(answer, reply.question_uid, shareable=shareable)]
         return text, blocks[:MAX_BLOCKS]
+
+    def _about_uncached(self, answer: Answer) -> tuple[Block, ...] | None:
+        """The facts and source blocks of an answer about an entity (shared: never edit)."""
+        entity = self.knowledge.get(answer.entity)
+        if entity is None:
+            return None
+        return (*self.facts(answer, entity), self.source(entity))
 
     def facts(self, answer: Answer, entity: Entity) -> list[Block]:
         more = mk.fmt("(more in {})", mk.code(entity.source.file))

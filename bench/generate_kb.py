@@ -174,14 +174,21 @@ def generate(total: int, seed: int) -> dict[str, list[dict[str, object]]]:
     return files
 
 
+#: Entities per generated file (about 250 kB each).
+PER_FILE = 1_000
+
+
 def write(out: Path, total: int = 10_000, seed: int = 7) -> int:
     out.mkdir(parents=True, exist_ok=True)
     count = 0
     for name, docs in generate(total, seed).items():
-        (out / f"{name}.yaml").write_text(
-            yaml.safe_dump_all(docs, sort_keys=False), encoding="utf-8"
-        )
-        count += len(docs)
+        # Files of at most PER_FILE entities stay well under the loader's size cap.
+        for part, start in enumerate(range(0, len(docs), PER_FILE)):
+            chunk = docs[start : start + PER_FILE]
+            (out / f"{name}-{part:03d}.yaml").write_text(
+                yaml.safe_dump_all(chunk, sort_keys=False), encoding="utf-8"
+            )
+            count += len(chunk)
     return count
 
 

@@ -6,7 +6,8 @@ from collections import OrderedDict
 from collections.abc import Collection
 
 from bot.answers import render
-from bot.answers.index import EntityIndex, FaqIndex, Match, link_titles
+from bot.answers.faqs import FaqIndex
+from bot.answers.index import EntityIndex, Match, link_titles
 from bot.answers.intents import PROCEDURAL, IntentMatch, clean, correct, detect
 from bot.answers.text import clauses, fold, strip_markup
 from bot.events import Answer, Intent
@@ -152,6 +153,9 @@ class AnswerEngine:
             return self._undirected(text, faq)
         matches = self._link(detected)
         best = matches[0] if matches else None
+        # A question about an entity ("who owns X") is an FAQ only when asked the way
+        # the FAQ is asked, not because the FAQ's answer mentions X.
+        faq = self.faqs.best(text, asked_only=True)
         if (
             faq is not None
             and faq.score >= _FAQ_THRESHOLD

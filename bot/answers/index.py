@@ -1,4 +1,4 @@
-"""The search index: fuzzy entity linking over names, titles and aliases, and FAQ matching."""
+"""The search index: fuzzy entity linking over names, titles and aliases."""
 
 from __future__ import annotations
 
@@ -10,20 +10,10 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
-from bot.answers.text import fold, stem, tokens
+from bot.answers.text import content, fold, stem
 from bot.kb.knowledge import Knowledge
-from bot.model import Entity, FAQSpec, Ref
+from bot.model import Entity, Ref
 
-#: Words that carry no identity; dropped alike from names and questions.
-STOPWORDS = frozenset(
-    "the a an of for to in on at and our my your is are with by about this that we i me "
-    "do does please our their its it".split()
-)
-#: Extra words that say nothing about which FAQ a question is.
-FAQ_STOPWORDS = STOPWORDS | frozenset(
-    "how what where when who why which can could should would will get got need want "
-    "there any way some someone somebody anyone one be have has done go".split()
-)
 _FUZZY_MIN_LEN = 4
 _VOCAB_CUTOFF = 78.0
 _CANDIDATES = 30
@@ -47,16 +37,6 @@ class Match:
     ref: Ref
     score: float  # in [0, 1]
     surface: str
-
-
-def content(text: str, stop: frozenset[str] = STOPWORDS) -> list[str]:
-    """Stemmed tokens of normalised text without stopwords (all of them if none remain).
-
-    A one-letter word after the first is kept: it is a name ("team a"), not an article.
-    """
-    words = tokens(text)
-    kept = [w for i, w in enumerate(words) if w not in stop or (i > 0 and len(w) == 1)]
-    return kept or words
 
 
 def surface_names(entity: Entity) -> set[str]:
@@ -241,59 +221,3 @@ def _with_ambiguity(ranked: list[Match]) -> list[Match]:
     shortfall = max(0.0, _AMBIGUITY_MARGIN - (top.score - second.score)) / _AMBIGUITY_MARGIN
     score = top.score * (1.0 - _AMBIGUITY_PENALTY * shortfall)
     return [Match(ref=top.ref, score=score, surface=top.surface), *ranked[1:]]
-
-
-class FaqIndex:
-    """Matches a whole question against the ways each FAQ is asked.
-
-    The score is a weighted, fuzzy Dice overlap of content words, so a paraphrase that
-    shares the telling words ("gpu", "quota") matches even when the rest differs.
-    """
-
-    def __init__(self, knowledge: Knowledge, weight: Callable[[str], float]) -> None:
-        self.weight = weight
-        self.variants: list[tuple[Ref, tuple[str, ...], float]] = []
-        self.postings: dict[str, list[int]] = defaultdict(list)
-        for entity in knowledge.of_kind("faq"):
-            assert isinstance(entity.spec, FAQSpec)
-            for text in (*entity.spec.questions, entity.title, *entity.aliases):
-                words = tuple(dict.fromkeys(content(fold(text), FAQ_STOPWORDS)))
-                if words:
-                    vid = len(self.variants)
-                    self.variants.append((entity.ref, words, sum(map(self.weight, words))))
-                    for word in words:
-                        self.postings[word].append(vid)
-        self.vocab = sorted(self.postings)
-
-    def _similar(self, word: str) -> dict[str, float]:
-        if word in self.postings:
-            return {word: 1.0}
-        if len(word) < _FUZZY_MIN_LEN:
-            return {}
-        found = process.extract(word, self.vocab, scorer=fuzz.ratio, score_cutoff=80, limit=3)
-        return {choice: score / 100.0 for choice, score, _ in found}
-
-    def best(self, question: str) -> Match | None:
-        words = tuple(dict.fromkeys(content(question, FAQ_STOPWORDS)))
-        if not self.variants or not words:
-            return None
-        own = sum(map(self.weight, words))
-        # For each variant sharing a (fuzzily) equal word: best similarity per word, both sides.
-        ours: defaultdict[int, dict[str, float]] = defaultdict(dict)
-        theirs: defaultdict[int, dict[str, float]] = defaultdict(dict)
-        for word in words:
-            for vocab_word, similarity in self._similar(word).items():
-                for vid in self.postings[vocab_word]:
-                    if similarity > ours[vid].get(word, 0.0):
-                        ours[vid][word] = similarity
-                    if similarity > theirs[vid].get(vocab_word, 0.0):
-                        theirs[vid][vocab_word] = similarity
-        best: Match | None = None
-        for vid in sorted(ours):
-            ref, variant, other = self.variants[vid]
-            matched = sum(self.weight(w) * s for w, s in ours[vid].items())
-            matched += sum(self.weight(v) * s for v, s in theirs[vid].items())
-            score = min(matched / (own + other), 1.0)
-            if best is None or score > best.score:
-                best = Match(ref=ref, score=score, surface=" ".join(variant))
-        return best

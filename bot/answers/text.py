@@ -6,6 +6,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from snowballstemmer import stemmer  # type: ignore[import-untyped]
+
 # Slack markup: <@U123>, <@U123|name>, <#C123|chan>, <!here>, <url|label>, <url>.
 # Slack escapes a literal "<" or ">" in text, so none occurs inside markup: stopping at
 # the next "<" keeps an unclosed "<#C1|" from scanning the rest of the text (linear, not
@@ -104,3 +106,60 @@ def stem(word: str) -> str:
 def tokens(text: str) -> list[str]:
     """Stemmed tokens of already normalised text."""
     return [stem(w) for w in text.split()]
+
+
+#: Words that carry no identity; dropped alike from names and questions.
+STOPWORDS = frozenset(
+    "the a an of for to in on at and our my your is are with by about this that we i me "
+    "do does please our their its it".split()
+)
+#: Extra words that say nothing about which FAQ a question is.
+FAQ_STOPWORDS = STOPWORDS | frozenset(
+    "how what where when who why which can could should would will get got need want "
+    "there any way some someone somebody anyone one be have has done go".split()
+)
+
+
+def content(text: str, stop: frozenset[str] = STOPWORDS) -> list[str]:
+    """Stemmed tokens of normalised text without stopwords (all of them if none remain).
+
+    A one-letter word after the first is kept: it is a name ("team a"), not an article.
+    """
+    words = tokens(text)
+    kept = [w for i, w in enumerate(words) if w not in stop or (i > 0 and len(w) == 1)]
+    return kept or words
+
+
+#: Words of chat and everyday English that say nothing about the topic of a question.
+TOPIC_STOPWORDS = FAQ_STOPWORDS | frozenset(
+    """
+    am was were been being had having did doing done so if or but not no yes nor than then
+    too very just also still already again ever even only really actually basically maybe
+    perhaps anyway somehow accidentally apparently probably definitely suddenly now today
+    tomorrow yesterday soon later asap urgent urgently quick quickly question questions
+    hi hey hello thanks thank thx cheers oops ugh hmm um ok okay sorry guys folks all every
+    each other another same own more most less least much many lot lots few bit little new
+    old up out off over into onto from as than like unlike here these those them they
+    he she him her his hers us you yours mine ours theirs it itself myself something
+    anything everything nothing thing things stuff somewhere anywhere everywhere day days
+    week weeks time times make makes made making use uses used using take takes took taking
+    put puts putting set sets let lets keep keeps kept give gives gave going went gone come
+    comes came coming know knows knew think thinks thought see sees saw seen look looks
+    looked find finds found tell tells told say says said ask asks asked try tries tried
+    trying seem seems seemed happen happens happened happening now fine sure able must
+    might may shall won wont s t d ll ve re
+    """.split()
+)
+_ENGLISH = stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def root(word: str) -> str:
+    """A word's stem for topic matching: plural removed, then Snowball's English (Porter2)
+    stemmer, so "annotated", "annotation" and "annotations" all give "annot"."""
+    return str(_ENGLISH.stemWord(stem(word)))
+
+
+def topic_words(text: str) -> list[str]:
+    """The stems of the words of normalised text that say what it is about."""
+    return [root(w) for w in text.split() if w not in TOPIC_STOPWORDS]

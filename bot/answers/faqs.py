@@ -1,0 +1,246 @@
+"""FAQ matching: a question against every field of each FAQ and the words related to them.
+
+An FAQ is found by the words of the ways it is asked (`questions`, title, aliases) and,
+at lower weights, by its tags, link titles, answer, and the words of what its text
+names: a glossary term or an area it mentions brings its aliases and description along
+as related words ("annotation" for an FAQ whose answer names "data labelling").
+
+The score blends two views, as FAQ retrieval usually does:
+  - how closely the question matches one way the FAQ is asked (a fuzzy, weighted Dice
+    overlap of content words), and
+  - how much of the question the FAQ as a whole explains (each question word counted
+    by how telling it is, times the weight of the field it is found in), over a
+    pseudo-count so that one shared word is weak evidence and three are strong.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+
+from bot.answers.index import Match
+from bot.answers.text import fold, topic_words
+from bot.kb.knowledge import Knowledge
+from bot.model import OWNABLE_KINDS, Entity, FAQSpec, PracticeSpec, Ref, RoleSpec
+
+#: How much a word found in each field of an FAQ says that the question is this FAQ.
+ASKED = 1.0
+TAGS = 0.8
+LINKS = 0.7
+ANSWER = 0.7
+RELATED_NAME = 0.6
+RELATED_TEXT = 0.45
+#: Kinds whose names, met in an FAQ's text, lend it their words.
+_RELATED_KINDS = OWNABLE_KINDS | {"term", "practice"}
+#: The question's own weight is padded by this many average words: one shared word
+#: explains a one-word question entirely, but is not much evidence for any FAQ.
+PSEUDO_WORDS = 0.5
+_FUZZY_MIN_LEN = 4
+_FUZZY_CUTOFF = 84.0
+_URL = re.compile(r"\]\([^)]*\)|<?(?:https?|mailto):[^\s>)]+>?|`[^`]*`")
+#: A word with a digit that the knowledge never uses ("10k", "3am") is a quantity or a
+#: time, not a topic: it weighs as little as the commonest word.
+_DIGIT = re.compile(r"[0-9]")
+
+
+def prose(text: str) -> str:
+    """Markdown prose without link targets, URLs and inline code, folded."""
+    return fold(_URL.sub(" ", text))
+
+
+def words_of(text: str) -> list[str]:
+    return topic_words(prose(text))
+
+
+def full_text(entity: Entity) -> Iterator[str]:
+    """Every piece of text an entity holds, for how common each word is."""
+    yield entity.ref.name.replace("-", " ").replace("_", " ").replace(".", " ")
+    yield entity.title
+    yield from entity.aliases
+    yield from entity.tags
+    if entity.description:
+        yield entity.description
+    for link in entity.links:
+        yield link.title
+    spec = entity.spec
+    if isinstance(spec, FAQSpec):
+        yield from spec.questions
+        yield spec.answer
+    elif isinstance(spec, PracticeSpec):
+        yield from (spec.why or "", *spec.how)
+    elif isinstance(spec, RoleSpec):
+        yield from (*spec.responsibilities, *spec.skills)
+
+
+class Vocabulary:
+    """How telling each (stemmed) word is: its inverse document frequency over every
+    entity's text. A word the knowledge never uses weighs as much as the rarest."""
+
+    def __init__(self, knowledge: Knowledge) -> None:
+        df: defaultdict[str, int] = defaultdict(int)
+        for entity in knowledge:
+            seen: set[str] = set()
+            for text in full_text(entity):
+                seen.update(words_of(text))
+            for word in seen:
+                df[word] += 1
+        total = max(len(knowledge), 1)
+        self.idf = {w: math.log(1 + total / n) for w, n in df.items()}
+        self.unknown = math.log(1 + total)
+        self.common = min(self.idf.values(), default=1.0)
+
+    def weight(self, word: str) -> float:
+        found = self.idf.get(word)
+        if found is not None:
+            return found
+        return self.common if _DIGIT.search(word) else self.unknown
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Faq:
+    ref: Ref
+    variants: tuple[tuple[tuple[str, ...], float], ...]  # (words, their total weight)
+    fields: dict[str, float]  # word -> weight of the best field it occurs in
+
+
+class _Names:
+    """Names of related entities (terms, areas, practices) as word sequences."""
+
+    def __init__(self, knowledge: Knowledge) -> None:
+        self.words: dict[tuple[str, ...], list[Entity]] = defaultdict(list)
+        for entity in knowledge.of_kind(*_RELATED_KINDS):
+            for name in {entity.ref.name.replace("-", " "), entity.title, *entity.aliases}:
+                key = tuple(words_of(name))
+                if key:
+                    self.words[key].append(entity)
+        self.longest = max((len(k) for k in self.words), default=0)
+
+    def mentioned(self, words: list[str]) -> Iterable[Entity]:
+        """Entities named by a run of `words`."""
+        for size in range(min(self.longest, len(words)), 0, -1):
+            for start in range(len(words) - size + 1):
+                yield from self.words.get(tuple(words[start : start + size]), ())
+
+
+def _related(entity: Entity) -> Iterator[tuple[str, float]]:
+    for name in (entity.title, *entity.aliases):
+        for word in words_of(name):
+            yield word, RELATED_NAME
+    if entity.description:
+        for word in words_of(entity.description):
+            yield word, RELATED_TEXT
+
+
+def _document(entity: Entity, spec: FAQSpec, names: _Names) -> dict[str, float]:
+    fields: dict[str, float] = {}
+
+    def add(words: Iterable[str], weight: float) -> None:
+        for word in words:
+            if weight > fields.get(word, 0.0):
+                fields[word] = weight
+
+    asked = [words_of(t) for t in (*spec.questions, entity.title, *entity.aliases)]
+    answer = words_of(spec.answer)
+    add((w for ws in asked for w in ws), ASKED)
+    add((w for tag in entity.tags for w in words_of(tag.replace("-", " "))), TAGS)
+    add((w for link in entity.links for w in words_of(link.title)), LINKS)
+    add(answer, ANSWER)
+    for words in (*asked, answer):
+        for other in names.mentioned(words):
+            if other.ref != entity.ref:
+                for word, weight in _related(other):
+                    add((word,), weight)
+    return fields
+
+
+class FaqIndex:
+    """Finds the FAQ a whole question asks, by all of its fields."""
+
+    def __init__(self, knowledge: Knowledge, weight: Callable[[str], float] | None = None) -> None:
+        # `weight` is accepted for compatibility; FAQs weigh words by all of the
+        # knowledge's text, not by names only.
+        del weight
+        self.vocabulary = Vocabulary(knowledge)
+        self.weight = self.vocabulary.weight
+        names = _Names(knowledge)
+        self.faqs: list[_Faq] = []
+        self.postings: dict[str, list[int]] = defaultdict(list)
+        for entity in knowledge.of_kind("faq"):
+            assert isinstance(entity.spec, FAQSpec)
+            variants = []
+            for text in (*entity.spec.questions, entity.title, *entity.aliases):
+                words = tuple(dict.fromkeys(words_of(text)))
+                if words:
+                    variants.append((words, sum(map(self.weight, words))))
+            fields = _document(entity, entity.spec, names)
+            fid = len(self.faqs)
+            self.faqs.append(_Faq(ref=entity.ref, variants=tuple(variants), fields=fields))
+            for word in fields:
+                self.postings[word].append(fid)
+        self.vocab = sorted(self.postings)
+        self.mean_weight = (
+            sum(map(self.weight, self.vocab)) / len(self.vocab) if self.vocab else 1.0
+        )
+
+    def _similar(self, word: str) -> dict[str, float]:
+        if word in self.postings:
+            return {word: 1.0}
+        if len(word) < _FUZZY_MIN_LEN:
+            return {}
+        found = process.extract(
+            word, self.vocab, scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF, limit=3
+        )
+        return {choice: score / 100.0 for choice, score, _ in found}
+
+    def best(self, question: str, *, asked_only: bool = False) -> Match | None:
+        """The FAQ `question` (normalised text) most likely asks, with its score; with
+        `asked_only`, by the ways each FAQ is asked alone."""
+        words = tuple(dict.fromkeys(topic_words(question)))
+        if not self.faqs or not words:
+            return None
+        similar = {w: self._similar(w) for w in words}
+        candidates = sorted({fid for s in similar.values() for v in s for fid in self.postings[v]})
+        own = sum(map(self.weight, words))
+        best: Match | None = None
+        for fid in candidates:
+            faq = self.faqs[fid]
+            score, surface = self._score(faq, words, similar, own, asked_only=asked_only)
+            if best is None or score > best.score:
+                best = Match(ref=faq.ref, score=score, surface=surface)
+        return best
+
+    def _score(
+        self,
+        faq: _Faq,
+        words: tuple[str, ...],
+        similar: dict[str, dict[str, float]],
+        own: float,
+        *,
+        asked_only: bool = False,
+    ) -> tuple[float, str]:
+        explained = 0.0
+        for word in words:
+            found = (s * faq.fields.get(v, 0.0) for v, s in similar[word].items())
+            explained += self.weight(word) * max(found, default=0.0)
+        explained /= own + PSEUDO_WORDS * self.mean_weight
+        dice, surface = 0.0, ""
+        for variant, other in faq.variants:
+            matched = 0.0
+            for word in words:
+                best = max((s for v, s in similar[word].items() if v in variant), default=0.0)
+                matched += self.weight(word) * best
+            theirs = 0.0
+            for v in variant:
+                best = max((s.get(v, 0.0) for s in similar.values()), default=0.0)
+                theirs += self.weight(v) * best
+            score = min((matched + theirs) / (own + other), 1.0)
+            if score > dice:
+                dice, surface = score, " ".join(variant)
+        if asked_only:
+            return dice, surface
+        return min(dice + (1.0 - dice) * explained, 1.0), surface

@@ -1,16 +1,21 @@
-"""Answer engine benchmark: accuracy per tag, latency p50/p99, index build time.
+"""Answer engine benchmark: accuracy per tag, latency p50/p99, index build time, and
+the cold start of a real `opsbot ask` process.
 
     python bench/bench_answers.py [--rounds N] [--entities N]
 
-Targets (issue 2): p99 < 2 ms on the sample knowledge, p99 < 20 ms at 10,000
-entities, index for 10,000 entities built in < 2 s.
+Goals (issue 9): p99 <= 1 ms a question on the sample knowledge, p99 <= 10 ms at 10,000
+entities; a whole `opsbot ask` on the sample <= 0.5 s; at 10,000 entities <= 1.5 s
+(load, validate, index: from the knowledge cache once the files were read), memory
+reported.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +34,12 @@ from bot.kb import Knowledge, load_knowledge  # noqa: E402
 from bot.model import OwnableSpec  # noqa: E402
 
 TODAY = date(2026, 11, 29)
+SAMPLE_P99_MS, LARGE_P99_MS = 1.0, 10.0
+SAMPLE_START_S, LARGE_START_S = 0.5, 1.5
+
+
+def goal(met: bool) -> str:
+    return "yes" if met else "NO"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -88,6 +99,75 @@ def generated_questions(knowledge: Knowledge, count: int, seed: int) -> list[tup
     return out
 
 
+#: Real-world words no generated entity uses, for names the knowledge does not hold.
+FOREIGN = (
+    "kubernetes operator terraform jenkins printer coffee payroll snacks parking badge "
+    "wifi laptop helpdesk vpn calendar expenses travel canteen gym lockers newsletter "
+    "quantum blockchain metaverse hologram drone satellite"
+).split()
+_SYLLABLES = "zor bla qui vex nym tal dro fen gli mox par ul ka tri sno wem".split()
+
+
+def invented(rng: random.Random, known: set[str]) -> str:
+    """A made-up word the knowledge does not use ("zorvex")."""
+    while True:
+        word = "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 3)))
+        if word not in known:
+            return word
+
+
+def out_of_scope_questions(knowledge: Knowledge, count: int, seed: int) -> list[str]:
+    """Questions about things the knowledge does not hold, sharing words with things it
+    does: a real word with an invented or foreign one ("who owns the fraud zorvex"),
+    "kubernetes-operator-xyz" names, an unknown product with one real word, and real
+    words combined as no entity is named ("legacy tax scheduler" when there are legacy
+    tax warehouses and batch tax schedulers, but no legacy tax scheduler)."""
+    rng = random.Random(seed)
+    areas = [e for e in knowledge.ownables() if isinstance(e.spec, OwnableSpec)]
+    names = [e.ref.name.split("-") for e in areas]  # qualifier, domain, noun, number
+    known = {w for e in knowledge for w in e.ref.name.split("-")}
+    combos = {tuple(n[:3]) for n in names}
+    named = {tuple(n) for n in names}
+    slots = [sorted({n[i] for n in names}) for i in range(3)]
+    templates = [
+        "who owns the {}?",
+        "who do I ping about {}",
+        "{} owner?",
+        "runbook for {}",
+        "who maintains the {}",
+        "what is {}?",
+    ]
+    out: list[str] = []
+    while len(out) < count:
+        words = rng.choice(names)
+        real = rng.choice(words[:3])
+        match len(out) % 7:
+            case 0:  # one real word, one invented
+                name = f"{real} {invented(rng, known)}"
+            case 1:  # a hyphenated name: a foreign word, a real one, an invented suffix
+                name = f"{rng.choice(FOREIGN)}-{real}-{invented(rng, known)[:3]}"
+            case 2:  # an unknown product named with one real word
+                name = f"{invented(rng, known).title()} {real}"
+            case 3:  # two real words of an area, the third foreign
+                name = f"{words[0]} {words[1]} {rng.choice(FOREIGN)}"
+            case 4:  # a foreign thing with a real word
+                name = f"{rng.choice(FOREIGN)} {real}"
+            case 5:  # three real words that name no area together
+                triple = tuple(rng.choice(slot) for slot in slots)
+                if triple in combos:
+                    continue
+                name = " ".join(triple)
+            case _:  # a real name with one word swapped, and its number
+                swapped = list(words)
+                slot = rng.randrange(3)
+                swapped[slot] = rng.choice(slots[slot])
+                if tuple(swapped) in named or tuple(swapped[:3]) in combos:
+                    continue
+                name = " ".join(swapped)
+        out.append(rng.choice(templates).format(name))
+    return out
+
+
 def sample(rounds: int) -> None:
     result = load_knowledge(ROOT / "knowledge", today=TODAY)
     engine = AnswerEngine(result.knowledge, cache_size=0)  # measure real work
@@ -111,7 +191,10 @@ def sample(rounds: int) -> None:
         if right < total:
             print(f"  {tag:14s} {right:4d}/{total:<4d}")
     p50, p99, n = latency(engine, [c.question for c in cases], rounds)
-    print(f"latency over {n} answers: p50 {p50:.3f} ms, p99 {p99:.3f} ms (target p99 < 2 ms)")
+    print(
+        f"latency over {n} answers: p50 {p50:.3f} ms, p99 {p99:.3f} ms "
+        f"(goal p99 <= {SAMPLE_P99_MS:g} ms: {goal(p99 <= SAMPLE_P99_MS)})"
+    )
     print("abstention threshold calibration (accuracy on the evaluation set):")
     for step in range(8, 17):
         threshold = step * 0.05
@@ -160,8 +243,69 @@ def large(entities: int, rounds: int) -> None:
         for q, want in questions
     )
     print(f"entity accuracy on {len(questions)} generated questions: {right / len(questions):.1%}")
+    in_scope = [(q, want) for q, want in questions if want]
+    found = sum(str(engine.answer(q).entity) == want for q, want in in_scope)
+    print(f"in scope right: {found}/{len(in_scope)} {found / len(in_scope):.1%} (goal >= 95%)")
+    strangers = out_of_scope_questions(result.knowledge, 300, seed=5)
+    refused = sum(engine.answer(q).intent == "unknown" for q in strangers)
+    print(
+        f"out-of-scope refused (sharing words with real entities): {refused}/{len(strangers)} "
+        f"{refused / len(strangers):.1%} (goal >= 90%)"
+    )
     p50, p99, n = latency(engine, [q for q, _ in questions], rounds)
-    print(f"latency over {n} answers: p50 {p50:.3f} ms, p99 {p99:.3f} ms (target p99 < 20 ms)")
+    print(
+        f"latency over {n} answers: p50 {p50:.3f} ms, p99 {p99:.3f} ms "
+        f"(goal p99 <= {LARGE_P99_MS:g} ms: {goal(p99 <= LARGE_P99_MS)})"
+    )
+
+
+def ask_process(knowledge: Path, cache: Path, question: str) -> tuple[float, float]:
+    """Wall time (s) and peak RSS (MiB) of one real `opsbot ask` process."""
+    script = Path(sys.executable).with_name("opsbot")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "bot"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPSBOT_", "SLACK_"))}
+    env |= {"OPSBOT_CACHE_DIR": str(cache), "OPSBOT_LOG_LEVEL": "warning"}
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        [*command, "ask", "--knowledge", str(knowledge), question],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"opsbot ask failed on {knowledge} (exit {process.returncode})")
+    return elapsed, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+
+
+def cold_starts(name: str, knowledge: Path, question: str, limit: float) -> None:
+    """A first run (nothing cached: YAML read, checked and indexed), then three more
+    (the knowledge cache hit), each a fresh process."""
+    with tempfile.TemporaryDirectory() as cache:
+        miss, miss_rss = ask_process(knowledge, Path(cache), question)
+        hits = [ask_process(knowledge, Path(cache), question) for _ in range(3)]
+    hit = statistics.median(t for t, _ in hits)
+    hit_rss = max(r for _, r in hits)
+    print(f"{name}: first run {miss:.2f} s (peak RSS {miss_rss:.0f} MiB)")
+    print(
+        f"{name}: cached run {hit:.2f} s, median of 3 (peak RSS {hit_rss:.0f} MiB) "
+        f"(goal <= {limit:g} s: {goal(hit <= limit)})"
+    )
+
+
+def startup(entities: int) -> None:
+    """`opsbot ask` as a script runs it: a new process each time."""
+    print("== cold start of `opsbot ask` (a new process each run)")
+    cold_starts("sample knowledge", ROOT / "knowledge", "who owns model monitoring", SAMPLE_START_S)
+    with tempfile.TemporaryDirectory() as tmp:
+        written = write_kb(Path(tmp), entities)
+        # Files written in the last 2 s are never cached (a coarse clock could hide an
+        # edit): age them, as knowledge on disk is.
+        old = time.time_ns() - 60 * 10**9
+        for path in Path(tmp).iterdir():
+            os.utime(path, ns=(old, old))
+        cold_starts(f"{written} entities", Path(tmp), "who owns the fraud detector", LARGE_START_S)
 
 
 def main() -> None:
@@ -172,6 +316,7 @@ def main() -> None:
     sample(args.rounds)
     blind(args.rounds)
     large(args.entities, max(1, args.rounds // 2))
+    startup(args.entities)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,9 @@ _DIGIT = re.compile(r"[0-9]")
 
 def prose(text: str) -> str:
     """Markdown prose without link targets, URLs and inline code, folded."""
-    return fold(_URL.sub(" ", text))
+    if ":" in text or "`" in text:  # every URL and code span has one
+        text = _URL.sub(" ", text)
+    return fold(text)
 
 
 def words_of(text: str) -> list[str]:
@@ -84,10 +86,7 @@ class Vocabulary:
     def __init__(self, knowledge: Knowledge) -> None:
         df: defaultdict[str, int] = defaultdict(int)
         for entity in knowledge:
-            seen: set[str] = set()
-            for text in full_text(entity):
-                seen.update(words_of(text))
-            for word in seen:
+            for word in set(words_of("\n".join(full_text(entity)))):
                 df[word] += 1
         total = max(len(knowledge), 1)
         self.idf = {w: math.log(1 + total / n) for w, n in df.items()}

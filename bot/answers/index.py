@@ -23,6 +23,13 @@ _FUZZY_STEEPNESS = 2.5
 _AMBIGUITY_MARGIN = 0.1
 #: ... and loses up to this share of its score.
 _AMBIGUITY_PENALTY = 0.25
+#: A name loses this share of its score per share of the mention it leaves strange:
+#: words of the mention unlike any of its words, while it has words of its own left
+#: unasked ("regional inventory dataset 15" against "offline inventory dataset 15").
+_CONFLICT = 1.0
+#: A mention word this unlike every word of a name is strange to it; a closer one may
+#: be a typo of one of them.
+_STRANGE_BELOW = 70.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -189,6 +196,17 @@ class _Scorer:
             best[word] = max(ratios.values())
             matched[word] = frozenset(p for p, r in ratios.items() if r >= _TOKEN_MATCH)
         hits = {w for w, found in matched.items() if found}
+        # Words on both sides that the other lacks: "regional inventory dataset" asks for
+        # something else than "offline inventory dataset", not for it in other words.
+        named_words = frozenset().union(*(matched[w] for w in hits))
+        if hits and hits != self.words and not named_words.issuperset(parts):
+            strange = (
+                sum(self.weight(w) for w in self.words - hits if best[w] < _STRANGE_BELOW)
+                / self.total
+            )
+            conflict = 1.0 - _CONFLICT * strange
+        else:
+            conflict = 1.0
         score = 0.0
         for size in (surface.size - 1, surface.size, surface.size + 1):
             for gram, (gram_words, asked) in self.grams.get(size, {}).items():
@@ -207,7 +225,7 @@ class _Scorer:
                 found = frozenset().union(*(matched[w] for w in gram_words))
                 named = sum(self.weight(p) for p in found) / named_total
                 score = max(score, similarity * (0.4 + 0.6 * asked) * (0.5 + 0.5 * named))
-        return score
+        return score * conflict
 
 
 def _with_ambiguity(ranked: list[Match]) -> list[Match]:

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import structlog
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -30,7 +29,7 @@ from bot.config import Settings
 from bot.errors import BotError, KnowledgeError
 from bot.handlers import Handlers
 from bot.kb import Knowledge, require_knowledge
-from bot.kb.files import knowledge_files
+from bot.kb.files import fingerprint
 from bot.metrics import Metrics
 from bot.ports import Clock, Messenger, SystemClock, Telemetry
 from bot.rounds import CheckinService
@@ -68,19 +67,6 @@ log = structlog.get_logger(__name__)
 def answer_engine(knowledge: Knowledge, settings: Settings) -> AnswerEngine:
     threshold = settings.answer_threshold
     return AnswerEngine(knowledge, threshold=DEFAULT_THRESHOLD if threshold is None else threshold)
-
-
-def fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
-    """What changes when a knowledge file is added, removed, edited or refused.
-
-    The scan's own `stat` of each file inside the root: nothing is opened, no link out
-    of the root is followed, and a refused file (a FIFO, a device) counts as `-1`.
-    """
-    found = knowledge_files(root) if root.is_dir() else []
-    return tuple(
-        (str(f.shown), f.mtime_ns, f.size) if f.real is not None else (str(f.shown), -1, -1)
-        for f in found
-    )
 
 
 def load_engine(settings: Settings, clock: Clock) -> AnswerEngine:

@@ -1,4 +1,8 @@
-"""The `opsbot` command line."""
+"""The `opsbot` command line.
+
+Each command imports what it needs inside its own function: `opsbot ask` must not pay
+for Slack, SQL, HTTP and charts it never uses.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +12,16 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from bot import console, logs
-from bot.answers import AnswerEngine
-from bot.app import answer_engine, open_bot, serving, today
-from bot.checkin_commands import export
+from bot import logs
 from bot.config import Settings, load_settings
 from bot.errors import BotError, ConfigError, KnowledgeError
-from bot.kb import load_knowledge, require_knowledge
-from bot.model import Ref
-from bot.scheduler import ticking
-from bot.storage import open_engine, upgrade
+
+if TYPE_CHECKING:
+    from bot.answers import AnswerEngine
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -94,9 +94,8 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
         print("opsbot: give a QUESTION or --batch FILE, not both or neither", file=sys.stderr)
         return EXIT_USAGE
     directory = args.knowledge or settings.knowledge_dir
-    engine = answer_engine(require_knowledge(directory, today=today()), settings)
-    if args.threshold is not None:
-        engine = AnswerEngine(engine.knowledge, threshold=args.threshold)
+    threshold = settings.answer_threshold if args.threshold is None else args.threshold
+    engine = _answer_engine(directory, threshold, settings)
     show: Callable[[str], str] = _json_line(engine) if args.json else _text(engine)
     if not args.batch:
         print(show(" ".join(args.question)))
@@ -109,6 +108,29 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _answer_engine(directory: Path, threshold: float | None, settings: Settings) -> AnswerEngine:
+    """The knowledge below `directory` and its index, through the knowledge cache."""
+    from bot.answers import DEFAULT_THRESHOLD, AnswerEngine
+    from bot.kb.cache import KnowledgeCache, default_directory
+
+    chosen = DEFAULT_THRESHOLD if threshold is None else threshold
+    cache = KnowledgeCache(directory=settings.cache_dir or default_directory(os.environ))
+    result, engine = cache.get(
+        directory,
+        today=_today(),
+        build=lambda loaded: AnswerEngine(loaded.knowledge, threshold=chosen),
+        kind=AnswerEngine,
+        variant=f"threshold={chosen!r}",
+    )
+    if result.errors:
+        raise KnowledgeError([str(p) for p in result.errors])
+    return engine
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
 def _json_line(engine: AnswerEngine) -> Callable[[str], str]:
     return lambda q: json.dumps(engine.answer(q).to_json(), ensure_ascii=False)
 
@@ -118,8 +140,10 @@ def _text(engine: AnswerEngine) -> Callable[[str], str]:
 
 
 def _kb(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.kb import load_knowledge
+
     directory = args.directory or settings.knowledge_dir
-    result = load_knowledge(directory, today=today())
+    result = load_knowledge(directory, today=_today())
     for problem in result.problems:
         print(problem)
     errors, warnings = len(result.errors), len(result.warnings)
@@ -131,6 +155,8 @@ def _kb(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _db(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.storage import open_engine, upgrade
+
     async def run() -> None:
         async with open_engine(settings.database_url) as engine:
             await upgrade(engine)
@@ -141,6 +167,8 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _gaps(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import open_bot
+
     since = None if args.days is None else datetime.now(UTC) - timedelta(days=args.days)
 
     async def run() -> int:
@@ -160,6 +188,10 @@ def _gaps(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import console
+    from bot.app import open_bot
+    from bot.scheduler import ticking
+
     async def run() -> int:
         async with open_bot(settings) as bot:
             person = settings.chat_as or console.local_user()
@@ -179,6 +211,11 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _report(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import console
+    from bot.app import open_bot
+    from bot.checkin_commands import export
+    from bot.model import Ref
+
     async def run() -> int:
         async with open_bot(settings) as bot:
             service = bot.enable_checkins(console.ConsoleMessenger(sys.stdout, None))
@@ -214,6 +251,7 @@ def _write(path: str | None, content: bytes) -> int:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
+    from bot.app import serving
     from bot.web import create_app
 
     app = create_app(lambda: serving(settings))

@@ -70,6 +70,8 @@ class Settings(BaseSettings):
         default=30.0, gt=0, le=3600, validation_alias=AliasChoices("OPSBOT_TICK_SECONDS")
     )
     spool_dir: Path | None = Field(default=None, validation_alias=AliasChoices("OPSBOT_SPOOL_DIR"))
+    #: Where loaded knowledge is cached (default: $XDG_CACHE_HOME/opsbot or ~/.cache/opsbot).
+    cache_dir: Path | None = Field(default=None, validation_alias=AliasChoices("OPSBOT_CACHE_DIR"))
     slack_posts_per_second: float = Field(
         default=5.0, ge=0, le=1000, validation_alias=AliasChoices("OPSBOT_SLACK_POSTS_PER_SECOND")
     )

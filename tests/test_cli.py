@@ -25,6 +25,7 @@ def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             monkeypatch.delenv(name)
     monkeypatch.setenv("OPSBOT_KNOWLEDGE_DIR", str(MINI))
     monkeypatch.setenv("OPSBOT_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'opsbot.db'}")
+    monkeypatch.setenv("OPSBOT_CACHE_DIR", str(tmp_path / "cache"))
 
 
 def test_validate_ok(capsys: pytest.CaptureFixture[str]) -> None:

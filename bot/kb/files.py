@@ -45,6 +45,19 @@ def knowledge_files(root: Path) -> list[KnowledgeFile]:
     return sorted(_Scan(root).run(), key=lambda f: f.shown)
 
 
+def fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
+    """What changes when a knowledge file is added, removed, edited or refused.
+
+    The scan's own `stat` of each file inside the root: nothing is opened, no link out
+    of the root is followed, and a refused file (a FIFO, a device) counts as `-1`.
+    """
+    found = knowledge_files(root) if root.is_dir() else []
+    return tuple(
+        (str(f.shown), f.mtime_ns, f.size) if f.real is not None else (str(f.shown), -1, -1)
+        for f in found
+    )
+
+
 def read_text(found: KnowledgeFile) -> str:
     """The UTF-8 text of an accepted file, reading at most `MAX_FILE_BYTES` + 1 bytes."""
     if found.real is None:

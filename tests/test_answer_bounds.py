@@ -101,8 +101,10 @@ def test_any_run_of_names_is_scored_in_linear_work(
     mention = " ".join(normalize(all_names[i % len(all_names)]) for i in picks)
     counted.scorers.clear()
     engine.index.link(mention)
-    (built,) = counted.scorers
-    assert sum(built.values()) <= len(content(mention)) * (engine.index.longest + 1)
+    # One scorer for the mention, one more for its words besides kind words ("team").
+    assert 1 <= len(counted.scorers) <= 2
+    for built in counted.scorers:
+        assert sum(built.values()) <= len(content(mention)) * (engine.index.longest + 1)
 
 
 def test_many_question_clauses_cost_links_linear_in_their_number(

@@ -32,11 +32,34 @@ _CONFLICT = 1.0
 _STRANGE_BELOW = 70.0
 
 
+#: A description of at most this many words is also a name of its entity ...
+_DESCRIPTION_WORDS = 4
+#: ... though a less sure one.
+_DESCRIBED = 0.9
+#: Words people use for the kind of an entity, Backstage's own included.
+KIND_WORDS = {
+    "component": "component",
+    "api": "api",
+    "system": "system",
+    "resource": "resource",
+    "domain": "domain",
+    "group": "team",
+    "team": "team",
+    "user": "person",
+    "person": "person",
+    "area": "area",
+    "practice": "practice",
+    "role": "role",
+    "term": "term",
+}
+
+
 @dataclass(frozen=True, kw_only=True)
 class Surface:
     ref: Ref
     text: str  # stemmed content tokens joined by spaces
     size: int  # number of tokens
+    weight: float = 1.0  # how surely this surface names its entity
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +78,20 @@ def surface_names(entity: Entity) -> set[str]:
     if entity.kind == "team":
         folded |= {n.removesuffix(" team") for n in folded if n.endswith(" team")}
     return {n for n in folded if n}
+
+
+def described(entity: Entity) -> set[str]:
+    """A description short enough to be a name ("Artist main website"), normalised.
+
+    Not a person's: "MLOps engineer" says what they do, and names a role.
+    """
+    if entity.kind == "person":
+        return set()
+    text = (entity.description or "").strip().removesuffix(".")
+    if not text or len(text.split()) > _DESCRIPTION_WORDS or any(c in text for c in ".:;\n"):
+        return set()
+    folded = fold(text)
+    return {folded} if folded else set()
 
 
 def link_titles(entity: Entity) -> set[str]:
@@ -78,6 +115,14 @@ class EntityIndex:
                 words = content(name)
                 text = " ".join(words)
                 surfaces[(entity.ref, text)] = Surface(ref=entity.ref, text=text, size=len(words))
+            if names is surface_names:
+                for name in described(entity):
+                    words = content(name)
+                    text = " ".join(words)
+                    surfaces.setdefault(
+                        (entity.ref, text),
+                        Surface(ref=entity.ref, text=text, size=len(words), weight=_DESCRIBED),
+                    )
         self.surfaces = list(surfaces.values())
         #: Words in the longest name: a longer run of a mention can name nothing.
         self.longest = max((s.size for s in self.surfaces), default=0)
@@ -93,6 +138,24 @@ class EntityIndex:
         self.idf = {w: math.log(1 + total / len(refs)) for w, refs in entity_freq.items()}
         self.unknown_idf = math.log(1 + total)
         self.vocab = sorted(self.postings)
+        #: Words saying the kind ("component", "group") or type ("service") of an entity,
+        #: each with the entities it fits; kind words only for kinds the knowledge has.
+        self.qualifiers: dict[str, frozenset[Ref]] = {}
+        by_kind: defaultdict[str, set[Ref]] = defaultdict(set)
+        by_type: defaultdict[str, set[Ref]] = defaultdict(set)
+        for entity in knowledge:
+            by_kind[entity.kind].add(entity.ref)
+            kind_type = getattr(entity.spec, "type", None)
+            if isinstance(kind_type, str) and kind_type.strip():
+                words = content(fold(kind_type))
+                if len(words) == 1:
+                    by_type[words[0]].add(entity.ref)
+        for word, refs in by_type.items():
+            if word not in self.postings:  # "model" in "model monitoring" names, not types
+                self.qualifiers[word] = frozenset(refs)
+        for word, kind in KIND_WORDS.items():
+            if by_kind.get(kind):
+                self.qualifiers[word] = frozenset(by_kind[kind] | by_type.get(word, set()))
 
     def knows(self, word: str) -> bool:
         """Whether `word` (unstemmed) is part of some entity's name."""
@@ -112,15 +175,33 @@ class EntityIndex:
         return [(choice, score / 100.0) for choice, score, _ in found]
 
     def link(self, mention: str, kinds: Collection[str] | None = None) -> list[Match]:
-        """Entities named by `mention` (normalised text), best first, one match per entity."""
+        """Entities named by `mention` (normalised text), best first, one match per entity.
+
+        A mention that says the kind or type of what it names ("the petstore component",
+        "the artists API", "the audio domain", "the search service") is also read as the
+        rest of its words naming something of that kind.
+        """
         words = content(mention)
         if not words:
             return []
-        total = sum(self.weight(w) for w in words)
 
         def allowed(ref: Ref) -> bool:
             return kinds is None or ref.kind in kinds
 
+        ranked = self._rank(words, allowed)
+        said = [w for w in words if w in self.qualifiers]
+        rest = [w for w in words if w not in self.qualifiers]
+        if said and rest:
+            qualified = set().union(*(self.qualifiers[w] for w in said))
+            best = {m.ref: m for m in ranked}
+            for match in self._rank(rest, lambda ref: ref in qualified and allowed(ref)):
+                if match.score > best.get(match.ref, match).score or match.ref not in best:
+                    best[match.ref] = match
+            ranked = sorted(best.values(), key=lambda m: (-m.score, m.ref))
+        return _with_ambiguity(ranked)
+
+    def _rank(self, words: list[str], allowed: Callable[[Ref], bool]) -> list[Match]:
+        total = sum(self.weight(w) for w in words)
         weights: defaultdict[int, float] = defaultdict(float)
         for word in set(words):
             for vocab_word, similarity in self._vocab_matches(word):
@@ -138,12 +219,11 @@ class EntityIndex:
         best: dict[Ref, Match] = {}
         for sid in top:
             surface = self.surfaces[sid]
-            score = scorer.score(surface)
+            score = scorer.score(surface) * surface.weight
             previous = best.get(surface.ref)
             if previous is None or score > previous.score:
                 best[surface.ref] = Match(ref=surface.ref, score=score, surface=surface.text)
-        ranked = sorted(best.values(), key=lambda m: (-m.score, m.ref))
-        return _with_ambiguity(ranked)
+        return sorted(best.values(), key=lambda m: (-m.score, m.ref))
 
 
 class _Scorer:

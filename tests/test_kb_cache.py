@@ -228,6 +228,18 @@ def test_review_ages_are_checked_again_on_a_later_day(
     assert stale in [p.message for p in later.warnings]
 
 
+def test_a_missing_folder_is_not_cached(
+    tmp_path: Path, cache: KnowledgeCache, counting: Counting
+) -> None:
+    """A knowledge folder made after a run that found none is read, even while empty."""
+    root = tmp_path / "later"
+    missing, _ = get(cache, root, counting)
+    assert [p.message for p in missing.errors] == ["not a directory"]
+    root.mkdir()
+    empty, _ = get(cache, root, counting)
+    assert (empty.problems, len(empty.knowledge)) == ([], 0)
+
+
 def test_each_knowledge_folder_has_its_own_cache(
     tmp_path: Path, knowledge: Path, cache: KnowledgeCache, counting: Counting
 ) -> None:

@@ -97,7 +97,8 @@ class KnowledgeCache:
         started = time.time_ns()
         files = fingerprint(root)
         key = (FORMAT, self.version, variant, today.isoformat(), os.path.abspath(root), files)
-        place = self.place(root)
+        # A missing folder has no files, like an empty one that may appear in its place.
+        place = self.place(root) if root.is_dir() else None
         hit = _read(place, key, kind) if place is not None else None
         if hit is not None:
             result, built = hit

@@ -7,9 +7,7 @@ from datetime import date
 from pathlib import Path
 
 from bot.errors import KnowledgeError
-from bot.kb import checks
 from bot.kb.knowledge import Knowledge
-from bot.kb.loader import read_directory
 from bot.kb.problems import Problem
 
 __all__ = ["Knowledge", "LoadResult", "Problem", "load_knowledge", "require_knowledge"]
@@ -32,6 +30,11 @@ class LoadResult:
 
 def load_knowledge(root: Path, *, today: date) -> LoadResult:
     """Load and check everything below `root`; problems are sorted by file and line."""
+    # Imported here: the YAML, schema and cron parsers are for reading files, which
+    # knowledge read back from the cache (`bot.kb.cache`) never needs.
+    from bot.kb import checks
+    from bot.kb.loader import read_directory
+
     loaded = read_directory(root)
     entities, problems = checks.duplicates(loaded.entities, root)
     knowledge = Knowledge.of(entities)

@@ -10,6 +10,37 @@ from bot.styled import Styled
 
 Intent = Literal["owner", "definition", "links", "members", "owns", "faq", "unknown"]
 INTENTS: tuple[Intent, ...] = ("owner", "definition", "links", "members", "owns", "faq", "unknown")
+#: The specific fact an answer leads with (`detail` in the `opsbot ask --json` contract).
+Detail = Literal[
+    "backup",
+    "channel",
+    "email",
+    "oncall",
+    "lead",
+    "member_of",
+    "role",
+    "members",
+    "runbook",
+    "dashboard",
+    "repo",
+    "docs",
+    "description",
+]
+DETAILS: tuple[Detail, ...] = (
+    "backup",
+    "channel",
+    "email",
+    "oncall",
+    "lead",
+    "member_of",
+    "role",
+    "members",
+    "runbook",
+    "dashboard",
+    "repo",
+    "docs",
+    "description",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -21,6 +52,8 @@ class Origin:
     workspace: str | None = None
     channel: str | None = None
     is_direct: bool = False
+    #: The thread a message was posted in (Slack's `thread_ts`), if any.
+    thread: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,11 +87,12 @@ class Feedback:
 
 @dataclass(frozen=True, kw_only=True)
 class Pick:
-    """A click on a suggestion (or a shared answer): answer `intent` about `ref`."""
+    """A click on a suggestion (or a shared answer): answer `intent` (and `detail`) about `ref`."""
 
     origin: Origin
     intent: Intent
     ref: Ref
+    detail: Detail | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,8 +113,9 @@ Event = Message | Command | Feedback | Pick | CheckinClick
 _SEP = "|"
 
 
-def pick_payload(intent: Intent, ref: Ref) -> str:
-    return _SEP.join(("pick", intent, str(ref)))
+def pick_payload(intent: Intent, ref: Ref, detail: Detail | None = None) -> str:
+    """`pick|<intent>|<ref>`, and `|<detail>` when the answer is about one fact."""
+    return _SEP.join(("pick", intent, str(ref), *((detail,) if detail else ())))
 
 
 def feedback_payload(question_uid: str, helpful: bool) -> str:
@@ -105,12 +140,21 @@ def parse_payload(value: str, origin: Origin) -> Feedback | Pick | CheckinClick 
     if kind == "vote" and first and second in ("up", "down"):
         return Feedback(origin=origin, question_uid=first, helpful=second == "up")
     if kind == "pick" and first in INTENTS and first != "unknown":
-        try:
-            ref = Ref.parse(second, default_kind="area")
-        except ValueError:
-            return None
-        return Pick(origin=origin, intent=cast(Intent, first), ref=ref)
+        return _pick(first, second, origin)
     return None
+
+
+def _pick(intent: str, rest: str, origin: Origin) -> Pick | None:
+    """`<ref>` or `<ref>|<detail>` (payloads of older messages carry no detail)."""
+    text, _, detail = rest.partition(_SEP)
+    if detail and detail not in DETAILS:
+        return None
+    try:
+        ref = Ref.parse(text, default_kind="area")
+    except ValueError:
+        return None
+    chosen = detail or None
+    return Pick(origin=origin, intent=cast(Intent, intent), ref=ref, detail=chosen)
 
 
 def _checkin_click(kind: str, round_id: int, rest: str, origin: Origin) -> CheckinClick | None:
@@ -136,6 +180,11 @@ class Answer:
     confidence: float
     text: str
     suggestions: tuple[Ref, ...] = ()
+    #: The fact the answer leads with (the backup, the runbook...), None for a general one.
+    #: On an `unknown` answer, the fact the question asked for, if it asked for one.
+    detail: Detail | None = None
+    #: On an `unknown` answer, the intent the question asked (what a suggestion answers).
+    asked: Intent | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.confidence <= 1.0:
@@ -150,6 +199,7 @@ class Answer:
             "confidence": round(self.confidence, 4),
             "text": self.text,
             "suggestions": [str(s) for s in self.suggestions],
+            "detail": self.detail,
         }
 
 

@@ -66,7 +66,7 @@ def test_ask_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
         main(["ask", "--knowledge", str(MINI), "--json", "who", "owns", "drift", "detection?"]) == 0
     )
     answer = json.loads(capsys.readouterr().out)
-    assert set(answer) == {"intent", "entity", "confidence", "text", "suggestions"}
+    assert set(answer) == {"intent", "entity", "confidence", "text", "suggestions", "detail"}
     assert answer["intent"] == "owner"
     assert answer["entity"] == "area:model-monitoring"
     assert 0.0 <= answer["confidence"] <= 1.0
@@ -74,6 +74,7 @@ def test_ask_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Bob Okafor" in answer["text"]  # the backup
     assert "https://wiki.example.com/runbooks/monitoring" in answer["text"]
     assert answer["suggestions"] == []
+    assert answer["detail"] is None  # a general owner question, no one fact
 
 
 def test_ask_batch_keeps_input_order(

@@ -203,7 +203,7 @@ class EntityIndex:
     def _rank(self, words: list[str], allowed: Callable[[Ref], bool]) -> list[Match]:
         total = sum(self.weight(w) for w in words)
         weights: defaultdict[int, float] = defaultdict(float)
-        for word in set(words):
+        for word in dict.fromkeys(words):  # in order: sums of floats repeat exactly
             for vocab_word, similarity in self._vocab_matches(word):
                 gain = self.weight(vocab_word) * similarity
                 for sid in self.postings[vocab_word]:
@@ -281,7 +281,7 @@ class _Scorer:
         named_words = frozenset().union(*(matched[w] for w in hits))
         if hits and hits != self.words and not named_words.issuperset(parts):
             strange = (
-                sum(self.weight(w) for w in self.words - hits if best[w] < _STRANGE_BELOW)
+                sum(self.weight(w) for w in sorted(self.words - hits) if best[w] < _STRANGE_BELOW)
                 / self.total
             )
             conflict = 1.0 - _CONFLICT * strange

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from bot.events import Intent
+from bot.events import Detail, Intent
 
 _FILLER_START = re.compile(
     r"^(?:(?:hey|hi|hello|yo|ok|okay|so|and|also|um|hmm|please|pls|plz|quick question|"
@@ -202,10 +202,196 @@ _SOURCES: tuple[tuple[Intent, str], ...] = (
 )
 _PATTERNS = tuple((intent, re.compile(pattern)) for intent, pattern in _SOURCES)
 
+# -- specific facts ----------------------------------------------------------------
+# "who is the backup for X", "X channel", "which team is Kenji on": the fact asked for
+# and the words naming its subject. Tried before the patterns above.
+
+#: The nouns naming each fact, as typed (after folding: "e-mail" is "e mail").
+_FACT_NOUNS: dict[Detail, str] = {
+    "backup": (
+        r"backup|back up|backup (?:owner|contact|person|team)|secondary(?: owner| contact)?|"
+        r"second owner|deputy|fallback(?: owner| contact)?|stand in|standin|cover"
+    ),
+    "oncall": (
+        r"(?:on call|oncall|on duty)(?: person| engineer| rota| rotation| schedule| contact)?|"
+        r"pager(?: rota| duty| rotation| schedule)?|pagerduty(?: schedule| rota| rotation)?|"
+        r"rota|rotation|escalation(?: contact| path| policy)"
+    ),
+    "channel": r"(?:(?:slack|chat|teams|support|help) )?(?:channel|chatroom|chat room)",
+    "email": (
+        r"(?:(?:contact|team|support) )?(?:e mail|email|mail)(?: address| alias| list)?|"
+        r"mailing list|distribution list"
+    ),
+    "lead": r"(?:team |tech |technical |engineering )?(?:lead|leader|manager)|head|boss",
+    "role": r"role|roles|job title|job|position",
+    "member_of": r"team|teams|squad",
+}
+#: Facts only a person has: asked of anything else, the question means something else
+#: ("what is the role of an ML engineer" is about the role).
+PERSON_FACTS: frozenset[Detail] = frozenset({"member_of", "role"})
+_WH = r"(?:who|what|which|where|whats|whos|wheres)"
+_IS = r"(?:is|are|s)"
+#: A subject never starts with a question word: that would be the question itself.
+_SUBJECT = r"(?!.*\b(?:who|what|which|where|how|when|why|whose|whats|whos)\b)(?P<x>.+?)"
+_ABOUT = r"(?:(?:what|how) about |and |also )?"
+
+
+def _fact_sources(detail: Detail, noun: str) -> list[tuple[Detail, str, bool]]:
+    """(detail, pattern, weak): a weak pattern ("X backup") may be a name ending in the
+    noun ("secrets manager"); the engine checks which reading names something."""
+    who = r"(?:who|what|which|where|which team|what team|which person)"
+    return [
+        (
+            detail,
+            rf"^{_ABOUT}(?:{who} {_IS} |which |what )?{_DET}(?:{noun}) "
+            rf"(?:for|of|on|at|in|to|about|with) "
+            rf"{_DET}(?P<x>.+)$",
+            False,
+        ),
+        (
+            detail,
+            rf"^(?:who|what|which) (?:{noun}) (?:is|are|does|do|has|have|should) {_DET}"
+            rf"(?P<x>.+?)(?: have| has| use| got| in| on| part of)?$",
+            False,
+        ),
+        (detail, rf"^{_ABOUT}(?:{_WH} {_IS} )?{_DET}(?:{_SUBJECT} )?(?:{noun})$", True),
+    ]
+
+
+_FACT_VERBS: tuple[tuple[Detail, str, bool], ...] = (
+    (
+        "backup",
+        rf"^who (?:is |are )?(?:backs? up|backing up|covers?(?: for)?|covering(?: for)?|"
+        rf"stands? in for|standing in for|deputi[sz]es for) {_DET}(?P<x>.+)$",
+        False,
+    ),
+    (
+        "backup",
+        rf"^(?:who|whom) (?:do|should|can|could) (?:i|we) (?:ask|contact|ping|go to|talk to) "
+        rf"(?:about|for|regarding|re) {_DET}(?P<x>.+?) (?:if|when|while) (?:the )?\w+ "
+        rf"(?:is |are )?(?:out|away|off|on holiday|on vacation|on leave|unavailable|ooo|sick|"
+        rf"not around|not available)$",
+        False,
+    ),
+    (
+        "oncall",
+        rf"^(?:who|whom) (?:do|should|can|could|would|shall) (?:i|we) page "
+        rf"(?:for |about |re |regarding |on )?{_DET}(?P<x>.+)$",
+        False,
+    ),
+    (
+        "oncall",
+        rf"^who (?:is |gets |will get |would get |has |holds )?(?:paged|carrying the pager|"
+        rf"holding the pager|the pager|on the pager) (?:for|about|on) {_DET}(?P<x>.+)$",
+        False,
+    ),
+    (
+        "lead",
+        rf"^who (?:leads|heads|is leading|is heading|manages|is managing|runs) "
+        rf"{_DET}(?P<x>.+? team)$",
+        False,
+    ),
+    ("lead", rf"^who (?:leads|heads|is leading|is heading) {_DET}(?P<x>.+)$", False),
+    (
+        "email",
+        rf"^(?:how|where) (?:do|can|should|would) (?:i|we) (?:e mail|email|mail|write to|"
+        rf"send (?:an )?e ?mail to) {_DET}(?P<x>.+)$",
+        False,
+    ),
+    (
+        "email",
+        rf"^(?:how|where) (?:do|can|should|would) (?:i|we) (?:contact|reach|get hold of|"
+        rf"write to) {_DET}(?P<x>.+?) (?:by|via|over|on|with an?) (?:e mail|email|mail)$",
+        False,
+    ),
+    (
+        "email",
+        rf"^(?:what|which) (?:e mail|email|address|mailing list) (?:should|do|can) (?:i|we) "
+        rf"(?:use|write to|send to|email|mail) (?:for|about|to reach|to contact|re) "
+        rf"{_DET}(?P<x>.+)$",
+        False,
+    ),
+    (
+        "channel",
+        rf"^(?:what|which) (?:slack |chat )?channel (?:should|do|can) (?:i|we) "
+        rf"(?:use|post in|ask in|go to|join) (?:for|about|re|regarding) {_DET}(?P<x>.+)$",
+        False,
+    ),
+    ("lead", r"^(?:who|whom) (?:does|do) (?P<x>.+?) (?:report to|work for|answer to)$", False),
+    (
+        "description",
+        r"^(?:what|wat|wht) (?:does|do) (?:an |a |the )?(?P<x>.+?) "
+        r"(?:do|actually do|handle|cover|take care of|do here|do all day)$",
+        False,
+    ),
+    (
+        "description",
+        r"^(?:what|wat|wht) (?:is|are) (?:an |a |the )?(?P<x>.+?)"
+        r"(?<!responsible)(?<!accountable)(?<!in charge)(?<!on the hook)"
+        r" (?:for|used for|good for)$",
+        False,
+    ),
+    (
+        "channel",
+        rf"^(?:where|which channel|what channel|which slack channel|what slack channel) "
+        rf"(?:do|should|can|would) (?:i|we) (?:ask|post|talk|chat|go) "
+        rf"(?:about|for|regarding|re|with) {_DET}(?P<x>.+?)(?: questions| issues| stuff)?$",
+        False,
+    ),
+    (
+        "channel",
+        rf"^where (?:does|do|is|are) {_DET}(?P<x>.+?) (?:hang out|hangs out|chat|talk)$",
+        False,
+    ),
+    (
+        "member_of",
+        r"^(?:which|what) (?:team|teams|squad) (?:is|are|does|do) (?P<x>.+?) "
+        r"(?:on|in|part of|a member of|member of|belong to|belongs to|work in|work on|"
+        r"work for|works in|works on|sit in|sits in|with|under|report to|reports to)$",
+        False,
+    ),
+    ("member_of", r"^(?:which|what) (?:team|teams) (?:is|are) (?P<x>.+?)$", False),
+    (
+        "member_of",
+        r"^(?:which team|what team|which teams|what teams) (?:does|do) (?P<x>.+?) "
+        r"(?:work for|work with|report to|belong to|work in|work on)$",
+        False,
+    ),
+    ("member_of", r"^where (?:does|do) (?P<x>.+?) (?:work|sit)$", False),
+    ("member_of", r"^(?:is )?(?P<x>.+?) (?:is |are )?(?:on|in) (?:which|what) teams?$", False),
+    (
+        "role",
+        r"^(?:what|which) (?:role|roles|job|position|job title) (?:does|do|is|are) (?P<x>.+?)"
+        r"(?: have| hold| play| do| in)?$",
+        False,
+    ),
+)
+_FACTS = tuple(
+    (detail, re.compile(pattern), weak)
+    for detail, pattern, weak in (
+        *_FACT_VERBS,
+        *(s for detail, noun in _FACT_NOUNS.items() for s in _fact_sources(detail, noun)),
+    )
+)
+#: Words that name nothing: a mention made only of these is no subject ("who owns it",
+#: "and their lead?"), so the question is about the previous answer or needs asking back.
+_NO_SUBJECT = frozenset(
+    "it its they them their theirs this that these those he him his she her hers one ones "
+    "same thing things stuff the a an who what which whats whos is are was were do does "
+    "there here and also about for of on in to please again then now so "
+    "thanks thank you thx ty cool great ok okay nice perfect awesome got it".split()
+)
+
 
 #: Words the patterns are made of, for correcting their typos ("resposible", "runbok").
 _WORDS = {w for _, source in _SOURCES for w in re.findall(r"[a-z]{4,}", source)} - {"team"}
-KEYWORDS = frozenset(_WORDS | {w[:-1] for w in _WORDS if w.endswith("s")} | {"does", "what"})
+#: Fact nouns long enough not to be a typo of an everyday word ("load" is not "lead").
+_FACT_WORDS = {"backup", "channel", "email", "oncall", "manager", "rotation", "secondary"}
+#: In a fixed order: a typo as close to two keywords is corrected the same way every run.
+KEYWORDS = tuple(
+    sorted(_WORDS | {w[:-1] for w in _WORDS if w.endswith("s")} | {"does", "what"} | _FACT_WORDS)
+)
+_KEYWORD_SET = frozenset(KEYWORDS)
 #: A how-to question: answered by an FAQ if any is close.
 PROCEDURAL = re.compile(
     r"\b(?:how (?:do|can|should|would|could|does one) (?:i|we|you)|how to|what is the (?:process|"
@@ -218,9 +404,19 @@ PROCEDURAL = re.compile(
 @dataclass(frozen=True, kw_only=True)
 class IntentMatch:
     intent: Intent
-    mention: str
+    mention: str  # "" when the question names no subject ("who owns it")
     link_type: str | None = None
     link_word: str | None = None  # as typed: "dashboard", "runbooks"
+    #: The specific fact asked for ("backup"), None for a general question.
+    detail: Detail | None = None
+    #: The words may also be a name ending in the fact's noun ("secrets manager").
+    weak: bool = False
+    #: The whole phrase of a weak match ("secrets manager"), to compare the readings.
+    phrase: str = ""
+
+    @property
+    def subjectless(self) -> bool:
+        return not self.mention
 
 
 _ANY_LINK = re.compile(rf"\b(?P<t>{_LINK_WORD})\b")
@@ -240,12 +436,19 @@ def correct(text: str, known: Callable[[str], bool]) -> str:
     """Typos of pattern words fixed, unless the word is a name the knowledge knows."""
     words = text.split()
     for i, word in enumerate(words):
-        if len(word) < 4 or word in KEYWORDS or known(word):
+        if len(word) < 4 or word in _KEYWORD_SET or known(word):
             continue
         limit = 1 if len(word) < 8 else 2
-        found = process.extractOne(word, KEYWORDS, scorer=OSA.distance, score_cutoff=limit)
-        if found is not None and _is_typo(word, found[0]):
-            words[i] = found[0]
+        found = process.extract(word, KEYWORDS, scorer=OSA.distance, score_cutoff=limit, limit=None)
+        close = [keyword for keyword, _, _ in found if _is_typo(word, keyword)]
+        if close:
+            # The nearest; among equals, one with the same first letter and length, then
+            # the first in order: never whichever a hash seed put first.
+            distance = {keyword: d for keyword, d, _ in found}
+            words[i] = min(
+                close,
+                key=lambda k: (distance[k], k[0] != word[0], abs(len(k) - len(word)), k),
+            )
     return " ".join(words)
 
 
@@ -259,8 +462,15 @@ def _is_typo(word: str, keyword: str) -> bool:
     return len(word) > 4 or len(word) == len(keyword)
 
 
-def detect(text: str) -> IntentMatch | None:
-    """The first intent pattern matching normalised `text`, or None."""
+def detect(text: str, *, facts: bool = True) -> IntentMatch | None:
+    """The first intent pattern matching normalised `text`, or None.
+
+    With `facts`, a question for a specific fact is recognised first. A mention made only
+    of pronouns and such ("it", "their") comes back empty: the question names no subject.
+    """
+    found = _fact(text) if facts else None
+    if found is not None:
+        return found
     for intent, pattern in _PATTERNS:
         match = pattern.match(text)
         if match is None:
@@ -269,10 +479,60 @@ def detect(text: str) -> IntentMatch | None:
         if not mention:
             continue
         link_word = match.groupdict().get("t")
+        link_type = _link_type(link_word)
         return IntentMatch(
-            intent=intent, mention=mention, link_type=_link_type(link_word), link_word=link_word
+            intent=intent,
+            mention=_subject(mention),
+            link_type=link_type,
+            link_word=link_word,
+            detail=_detail(intent, link_type),
         )
     return _any_link(text)
+
+
+def _subject(mention: str) -> str:
+    """The mention, or "" when it names nothing ("it", "the", "their")."""
+    return "" if names_nothing(mention) else mention
+
+
+def names_nothing(mention: str) -> bool:
+    """Whether `mention` (normalised) is only pronouns and such: "it", "their", "the"."""
+    return all(w in _NO_SUBJECT for w in mention.split())
+
+
+def _detail(intent: Intent, link_type: str | None) -> Detail | None:
+    if intent == "members":
+        return "members"
+    if intent == "links" and link_type in _LINK_DETAILS:
+        return _LINK_DETAILS[link_type]
+    return None
+
+
+_LINK_DETAILS: dict[str | None, Detail] = {
+    "runbook": "runbook",
+    "dashboard": "dashboard",
+    "repo": "repo",
+    "docs": "docs",
+}
+
+
+def _fact(text: str) -> IntentMatch | None:
+    """A question for one specific fact: its detail, and the words naming its subject."""
+    for detail, pattern, weak in _FACTS:
+        match = pattern.match(text)
+        if match is None:
+            continue
+        mention = _BROKEN.sub("", match.group("x") or "").strip()
+        intent: Intent = "owner" if detail in ("backup", "oncall") else "definition"
+        subject = _subject(mention)
+        return IntentMatch(
+            intent=intent,
+            mention=subject,
+            detail=detail,
+            weak=weak and bool(subject),
+            phrase=text[match.start("x") :] if weak and subject else "",
+        )
+    return None
 
 
 def _link_type(word: str | None) -> str | None:
@@ -287,8 +547,13 @@ def _any_link(text: str) -> IntentMatch | None:
     if found is None:
         return None
     rest = (text[: found.start()] + " " + text[found.end() :]).split()
-    mention = " ".join(w for w in rest if w not in _LINK_FILLER)
-    if not mention:
-        return None
+    mention = _subject(" ".join(w for w in rest if w not in _LINK_FILLER))
     word = found.group("t")
-    return IntentMatch(intent="links", mention=mention, link_type=_link_type(word), link_word=word)
+    link_type = _link_type(word)
+    return IntentMatch(
+        intent="links",
+        mention=mention,
+        link_type=link_type,
+        link_word=word,
+        detail=_detail("links", link_type),
+    )

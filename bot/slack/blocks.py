@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from bot.answers.render import KIND_LABELS, first_paragraph
+from bot.answers.render import KIND_LABELS, fact, first_paragraph, person_teams
 from bot.events import Answer, Intent, Reply, feedback_payload, pick_payload
 from bot.kb.knowledge import Knowledge
 from bot.model import (
@@ -144,20 +144,47 @@ class SlackRenderer:
 
     def facts(self, answer: Answer, entity: Entity) -> list[Block]:
         more = mk.fmt("(more in {})", mk.code(entity.source.file))
-        blocks = [section(self.headline(answer, entity), more)]
+        lead = self.lead_fact(answer, entity)
+        blocks = [section(lead)] if lead else []
+        blocks.append(section(self.headline(answer, entity), more))
         fields = self.fields(entity)
         if fields:
             blocks.append({"type": "section", "fields": fields[:10]})
         body = self.body(answer, entity)
         if body:
             blocks.append(section(body, more))
+        # The links of the kind asked for ("the runbook") come first.
+        ordered = sorted(entity.links, key=lambda link: link.type != answer.detail)
         links = [
             button(link.title, f"{ACTION_LINK}_{i}", url=link.url)
-            for i, link in enumerate(entity.links[:MAX_LINK_BUTTONS])
+            for i, link in enumerate(ordered[:MAX_LINK_BUTTONS])
         ]
         if links:
             blocks.append({"type": "actions", "elements": links})
         return blocks
+
+    def lead_fact(self, answer: Answer, entity: Entity) -> Mrkdwn | None:
+        """The one fact asked for ("the backup for X is ..."), shown before the rest."""
+        detail = answer.detail
+        if detail is None or answer.intent not in ("owner", "definition"):
+            return None  # links and members answers lead with their fact in the headline
+        spec = entity.spec
+        if detail == "backup" and isinstance(spec, OwnableSpec) and spec.backup is not None:
+            return mk.fmt("The backup for {} is {}", mk.bold(entity.title), self.who(spec.backup))
+        team = self.knowledge.get(entity.ref if entity.kind == "team" else entity.owner)
+        lead = team.spec.lead if team is not None and isinstance(team.spec, TeamSpec) else None
+        if detail == "lead" and team is not None and lead is not None:
+            if team is entity:
+                return mk.fmt("The lead of {} is {}", mk.bold(team.title), self.who(lead))
+            owner = mk.bold(team.title)
+            return mk.fmt(
+                "The lead of {}, the owner of {}, is {}",
+                owner,
+                mk.bold(entity.title),
+                self.who(lead),
+            )
+        text = fact(self.knowledge, entity, detail)
+        return mk.escape(text) if text else None
 
     def headline(self, answer: Answer, entity: Entity) -> Mrkdwn:
         title = mk.bold(entity.title)
@@ -173,6 +200,8 @@ class SlackRenderer:
                 return mk.fmt("{} has {}", title, count)
             case "owns":
                 return mk.fmt("What {} owns", title)
+            case "links" if answer.detail is not None:
+                return mk.fmt("{} for {}", mk.escape(answer.detail.capitalize()), title)
             case "links":
                 return mk.fmt("Links for {}", title)
             case "faq":
@@ -210,6 +239,9 @@ class SlackRenderer:
                 ]
                 backup = [mk.escape(k.title(r)) for r in k.backup_for.get(entity.ref, ())]
                 lines = owned or [mk.ours("Nothing in the knowledge base yet.")]
+                if isinstance(entity.spec, PersonSpec):
+                    lines = [mk.italic("Directly:"), *(owned or [mk.ours("• nothing")])]
+                    lines += self._through_teams(entity)
                 if backup:
                     lines.append(mk.fmt("{} {}", mk.italic("Backup for:"), mk.join(backup, ", ")))
                 return mk.join(lines, "\n")
@@ -217,6 +249,18 @@ class SlackRenderer:
                 return mk.markdown(entity.spec.answer.strip())
             case _:
                 return mk.markdown(first_paragraph(entity.description))
+
+    def _through_teams(self, person: Entity) -> list[Mrkdwn]:
+        """What a person's teams own, apart from what the person owns."""
+        lines = []
+        for team, leads in person_teams(self.knowledge, person.ref):
+            owned = self.knowledge.owned_by.get(team, ())
+            if owned:
+                role = mk.ours(" (lead)") if leads else mk.NOTHING
+                names = mk.join((mk.escape(self.knowledge.title(r)) for r in owned), ", ")
+                title = mk.bold(self.knowledge.title(team))
+                lines.append(mk.fmt("{} {}{}: {}", mk.italic("Through"), title, role, names))
+        return lines
 
     def source(self, entity: Entity) -> Block:
         where = mk.fmt("From {}", mk.code(entity.source.file))
@@ -237,7 +281,7 @@ class SlackRenderer:
                 ),
             ]
         if shareable and answer.entity is not None:
-            share = pick_payload(answer.intent, answer.entity)
+            share = pick_payload(answer.intent, answer.entity, answer.detail)
             elements.append(button("Share in channel", ACTION_SHARE, value=share, style="primary"))
         return {"type": "actions", "elements": elements}
 
@@ -248,7 +292,8 @@ class SlackRenderer:
                 button(
                     self.knowledge.title(ref),
                     f"{ACTION_PICK}_{i}",
-                    value=pick_payload(_suggested_intent(ref), ref),
+                    # A question back answers what was asked ("the runbook") about the pick.
+                    value=pick_payload(answer.asked or _suggested_intent(ref), ref, answer.detail),
                 )
                 for i, ref in enumerate(answer.suggestions)
             ]

@@ -15,6 +15,7 @@ import structlog
 from bot.answers import AnswerEngine
 from bot.answers.text import normalize
 from bot.checkin_commands import checkin_click, checkin_command
+from bot.conversations import Conversations
 from bot.errors import StorageError
 from bot.events import (
     Answer,
@@ -102,6 +103,9 @@ class Handlers:
         self._clock = clock
         self._telemetry = telemetry
         self._new_uid = new_uid
+        # What each conversation (a DM, a thread, the local chat) was last about, so
+        # that "and the runbook?" follows up on it; in memory, bounded, expiring.
+        self._conversations = Conversations(clock)
 
     async def handle(self, event: Event) -> Reply:
         """Reply to any event, storing what must be stored first."""
@@ -137,7 +141,8 @@ class Handlers:
             case Message():
                 return self._message(event.origin, event.text)
             case Pick():
-                answer = self._answers().about(event.ref, event.intent)
+                answer = self._answers().about(event.ref, event.intent, event.detail)
+                self._conversations.remember(event.origin, answer.entity)
                 return self._outcome(event.origin, f"{event.intent} {event.ref}", answer)
             case _:
                 reply = Reply(text="Sorry, I can't do that. Try /ops help.", kind="unhandled")
@@ -203,7 +208,10 @@ class Handlers:
     def _ask(
         self, origin: Origin, text: str, intent: Intent | None = None, uid: str | None = None
     ) -> Outcome:
-        return self._outcome(origin, text, self._answers().answer(text, intent=intent), uid)
+        about = self._conversations.about(origin)
+        answer = self._answers().answer(text, intent=intent, about=about)
+        self._conversations.remember(origin, answer.entity)
+        return self._outcome(origin, text, answer, uid)
 
     def _outcome(
         self, origin: Origin, text: str, answer: Answer, uid: str | None = None

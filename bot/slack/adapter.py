@@ -235,17 +235,20 @@ class SlackAdapter:
         except StorageError as exc:
             # Better a rare second answer than silence while the database is away.
             log.warning("event_claim_failed", key=key, error=str(exc))
+        direct = event.get("channel_type") == "im"
+        # A mention in a channel is answered in its thread: the thread is the conversation.
+        thread = event.get("thread_ts") or (None if direct else ts)
         origin = Origin(
             platform="slack",
             user=event.get("user"),
             workspace=body.get("team_id"),
             channel=channel,
-            is_direct=event.get("channel_type") == "im",
+            is_direct=direct,
+            thread=None if thread is None else str(thread),
         )
         text = _MENTION.sub("", str(event.get("text", "")))
         outcome = self.handlers.respond(Message(origin=origin, text=text))
         reply_text, blocks = self._renderer().reply(outcome.reply)
-        thread = event.get("thread_ts") or (None if origin.is_direct else ts)
         post = client.chat_postMessage(
             channel=channel, text=reply_text, blocks=blocks, thread_ts=thread
         )
@@ -482,12 +485,15 @@ def _webhook_error(response: WebhookResponse) -> str:
 
 
 def _origin(body: dict[str, Any]) -> Origin:
-    """Who clicked, where: from an interaction payload."""
+    """Who clicked, where: from an interaction payload (a DM's channel ID starts with D)."""
+    channel = _field(body, "channel", "id")
     return Origin(
         platform="slack",
         user=_field(body, "user", "id"),
         workspace=_field(body, "team", "id"),
-        channel=_field(body, "channel", "id"),
+        channel=channel,
+        is_direct=channel is not None and channel.startswith("D"),
+        thread=_field(body, "message", "thread_ts") or _field(body, "container", "thread_ts"),
     )
 
 

@@ -120,6 +120,13 @@ apiVersion: opsbot/v1
 kind: Area
 metadata: {name: ledger-archive, title: Ledger archive, aliases: [ledger]}
 spec: {owner: team:engineering}
+---
+apiVersion: opsbot/v1
+kind: FAQ
+metadata: {name: refund, title: Billing service refunds}
+spec:
+  questions: [How do I refund a customer?, How can I give a customer their money back?]
+  answer: Open the billing service admin page, find the billing service invoice, refund it.
 """
 
 
@@ -306,6 +313,21 @@ def test_two_equally_likely_entities_are_asked_back(engine: AnswerEngine) -> Non
         )
         assert answer.confidence < engine.threshold
     assert asked(engine, "who owns the ledger sync?") == ("owner", "area:ledger-sync", None)
+
+
+@pytest.mark.parametrize(
+    ("question", "intent", "entity", "detail"),
+    [("billing service", "definition", "area:billing-service", None),
+     ("billing service: who is the backup?", "owner", "area:billing-service", "backup"),
+     ("the ledger: who owns it?", "unknown", None, None),
+     ("how can I give a customer their money back?", "faq", "faq:refund", None)],
+)  # fmt: skip
+def test_topic_and_question_in_two_clauses(
+    engine: AnswerEngine, question: str, intent: str, entity: str | None, detail: str | None
+) -> None:
+    """A name is the entity, not an FAQ mentioning it; a subject in one clause and its
+    question in another are answered together, but never by guessing between two."""
+    assert asked(engine, question) == (intent, entity, detail)
 
 
 async def test_a_pick_from_a_question_back_answers_what_was_asked(engine: AnswerEngine) -> None:

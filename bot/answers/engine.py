@@ -188,7 +188,11 @@ class AnswerEngine:
         question in another."""
         if best.intent not in ("unknown", "definition") or best.confidence >= _SURE:
             return best
-        asked = [d for d in (detect(clean(p)) for p in parts) if d is not None]
+        detections = [(p, detect(clean(p))) for p in parts]
+        asked = [d for _, d in detections if d is not None]
+        # The subject is in a clause that asks nothing ("who is the backup" names no
+        # entity, even if "backup" is a word of one).
+        topics = [p for p, d in detections if d is None]
         tried: set[Intent] = set()
         for detected in asked:
             # A later question of an intent tried already would link the same parts with
@@ -197,8 +201,10 @@ class AnswerEngine:
                 continue
             tried.add(detected.intent)
             kinds = KINDS_FOR.get(detected.intent)
-            for part in parts:
+            for part in topics:
                 matches = self.index.link(clean(part), kinds)
+                if self._close(matches):
+                    continue  # this clause names two things as well: no guessing
                 if matches and matches[0].score >= max(self.threshold, best.confidence):
                     return self._found(detected.intent, matches[0], detected)
         return best
@@ -329,13 +335,16 @@ class AnswerEngine:
         return (top, second, *third)
 
     def _undirected(self, text: str, faq: Match | None) -> Answer:
-        """No intent phrase: an FAQ, or a bare name taken as "tell me about"."""
-        if faq is not None and self._faq_sure(faq):
-            return self._faq(faq)
+        """No intent phrase: an FAQ, or a bare name taken as "tell me about"; the FAQ only
+        when it is more likely than the name ("kafka" is the Kafka area, not the FAQ on
+        Kafka topics)."""
         matches = self.index.link(text)
+        bare = [Match(ref=m.ref, score=m.score * _BARE_PENALTY, surface=m.surface) for m in matches]
+        named = max((m.score for m in matches[:2]), default=0.0)
+        if faq is not None and self._faq_sure(faq) and _faq_confidence(faq, howto=False) > named:
+            return self._faq(faq)
         if not matches:
             return self._unknown(())
-        bare = [Match(ref=m.ref, score=m.score * _BARE_PENALTY, surface=m.surface) for m in matches]
         close = self._close(bare)
         if close:
             return self._clarify(IntentMatch(intent="definition", mention=text), close)

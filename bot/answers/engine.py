@@ -26,14 +26,14 @@ from bot.model import OWNABLE_KINDS, Entity, Ref
 #: FAQs included. Calibrated on tests/data/questions.jsonl.
 DEFAULT_THRESHOLD = 0.6
 #: A how-to question is most likely an FAQ: that counts as evidence besides the words
-#: it shares with the FAQ (calibrated: a how-to match of 0.5 is as often right as an
-#: entity match of 0.6).
+#: it shares with the FAQ. Calibrated: a how-to match of 0.45 (the former bar for them)
+#: is as often right as an entity match of 0.6.
 _HOWTO_FAQ_BONUS = 0.15
 #: Two entities this close ("security" names a team and an area) are both likely: the
-#: question is asked back rather than one of them guessed. The index already lowers a
-#: top match that has a close runner-up, so a runner-up scoring at least the top's
-#: score less this margin is within about 0.08 of it before that.
-_CLOSE = 0.02
+#: question is asked back rather than one of them guessed. It is the index's own margin of
+#: ambiguity: a runner-up within 0.1 of the top match (which the index lowers for it, so
+#: the runner-up may even come out ahead).
+_CLOSE = 0.1
 #: A third candidate joins a question back when it is this close to the second.
 _ALSO_CLOSE = 0.05
 #: The confidence of a follow-up ("and the runbook?") about the previous answer's entity.

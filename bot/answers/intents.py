@@ -21,7 +21,8 @@ _FILLER_START = re.compile(
 )
 _FILLER_END = re.compile(
     r"(?: (?:please|pls|plz|thanks|thank you|thx|ty|again|anyone|anybody|here|"
-    r"right now|at the moment|these days|currently|today|exactly|now))+$"
+    r"right now|at the moment|these days|currently|today|exactly|now|this week|this weekend|"
+    r"tonight|this month|at the minute))+$"
 )
 _BROKEN = re.compile(
     r" (?:is|are|seems|looks) (?:down|broken|failing|slow|flaky|not working|on fire|erroring)$"
@@ -152,6 +153,12 @@ _SOURCES: tuple[tuple[Intent, str], ...] = (
     # -- members --------------------------------------------------------------
     (
         "members",
+        r"^how (?:many|big) (?:people|members|engineers|folks|persons|staff|is|are) "
+        r"(?:are |is |work |sit |does |do )?(?:on |in )?(?:the )?(?:team )?(?P<x>.+?)(?: team)?"
+        r"(?: have| has)?$",
+    ),
+    (
+        "members",
         r"^(?:who|whos|who all) (?:is |are )?(?:all )?(?:on|in|part of|members of|"
         r"a member of|working on|working in|works on|works in|work on|work in|"
         r"belongs to|belong to|sits in|sit in) (?:the )?(?:team )?(?P<x>.+?)(?: team)?$",
@@ -224,7 +231,7 @@ _FACT_NOUNS: dict[Detail, str] = {
     ),
     "lead": r"(?:team |tech |technical |engineering )?(?:lead|leader|manager)|head|boss",
     "role": r"role|roles|job title|job|position",
-    "member_of": r"team|teams|squad",
+    "member_of": r"team|teams|squad|group|department",
 }
 #: Facts only a person has: asked of anything else, the question means something else
 #: ("what is the role of an ML engineer" is about the role).
@@ -276,7 +283,7 @@ _FACT_VERBS: tuple[tuple[Detail, str, bool], ...] = (
     (
         "oncall",
         rf"^(?:who|whom) (?:do|should|can|could|would|shall) (?:i|we) page "
-        rf"(?:for |about |re |regarding |on )?{_DET}(?P<x>.+)$",
+        rf"(?:for |about |re |regarding |on |if |when )?{_DET}(?P<x>.+)$",
         False,
     ),
     (
@@ -345,7 +352,8 @@ _FACT_VERBS: tuple[tuple[Detail, str, bool], ...] = (
     ),
     (
         "member_of",
-        r"^(?:which|what) (?:team|teams|squad) (?:is|are|does|do) (?P<x>.+?) "
+        r"^(?:which|what) (?:team|teams|squad|group|groups|department|org) (?:is|are|does|do) "
+        r"(?P<x>.+?) "
         r"(?:on|in|part of|a member of|member of|belong to|belongs to|work in|work on|"
         r"work for|works in|works on|sit in|sits in|with|under|report to|reports to)$",
         False,

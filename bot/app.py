@@ -8,8 +8,9 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import structlog
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -28,7 +29,7 @@ from bot.answers import DEFAULT_THRESHOLD, AnswerEngine
 from bot.config import Settings
 from bot.errors import BotError, KnowledgeError
 from bot.handlers import Handlers
-from bot.kb import Knowledge, require_knowledge
+from bot.kb import Knowledge, LeftOut, serve_knowledge
 from bot.kb.files import fingerprint
 from bot.metrics import Metrics
 from bot.ports import Clock, Messenger, SystemClock, Telemetry
@@ -60,6 +61,9 @@ SLACK_SCOPES = (
 OAUTH_STATE_SECONDS = 600
 #: How long an inbound event's claim is kept: Slack retries an event for minutes.
 CLAIMS_KEPT = timedelta(days=1)
+#: How many left-out entities are logged one by one at each load, and listed by /readyz.
+LOGGED_LEFT_OUT = 200
+READY_LEFT_OUT = 50
 
 log = structlog.get_logger(__name__)
 
@@ -69,9 +73,37 @@ def answer_engine(knowledge: Knowledge, settings: Settings) -> AnswerEngine:
     return AnswerEngine(knowledge, threshold=DEFAULT_THRESHOLD if threshold is None else threshold)
 
 
-def load_engine(settings: Settings, clock: Clock) -> AnswerEngine:
+def load_engine(settings: Settings, clock: Clock) -> tuple[AnswerEngine, tuple[LeftOut, ...]]:
+    """The answers from the knowledge's valid part, and what was left out (logged here;
+    returned with places relative to the knowledge folder, as admins see them).
+
+    With OPSBOT_KNOWLEDGE_STRICT any error raises `KnowledgeError`; otherwise only
+    knowledge with errors and nothing valid does.
+    """
+    root = settings.knowledge_dir
     today = clock.now().date()
-    return answer_engine(require_knowledge(settings.knowledge_dir, today=today), settings)
+    result = serve_knowledge(root, today=today, strict=settings.knowledge_strict)
+    left_out = result.left_out
+    for item in left_out[:LOGGED_LEFT_OUT]:
+        log.warning("knowledge_left_out", where=item.where, problem=item.problem)
+    if left_out:
+        log.warning(
+            "knowledge_partly_loaded",
+            entities=len(result.knowledge),
+            left_out=len(left_out),
+            not_logged=max(0, len(left_out) - LOGGED_LEFT_OUT),
+        )
+    shown = tuple(
+        replace(item, file=shown_in(root, item.file), problem=shown_in(root, item.problem))
+        for item in left_out
+    )
+    return answer_engine(result.knowledge, settings), shown
+
+
+def shown_in(root: Path, text: str) -> str:
+    """`text` with the knowledge folder's own path left out: `teams/ml.yaml:4`."""
+    prefix = str(root).rstrip(os.sep) + os.sep
+    return text.replace(prefix, "")
 
 
 @dataclass
@@ -85,6 +117,8 @@ class Bot:
     questions: QuestionWriter
     clock: Clock
     telemetry: Telemetry | None = None
+    #: The knowledge not served (an entity with an error, an unreadable file), by file:line.
+    left_out: tuple[LeftOut, ...] = ()
     handlers: Handlers = field(init=False)
     knowledge_seen: tuple[tuple[str, int, int], ...] = field(init=False)
     claims_pruned: datetime | None = field(init=False, default=None)
@@ -100,6 +134,7 @@ class Bot:
             clock=self.clock,
             telemetry=self.telemetry,
             checkins=checkins,
+            left_out=lambda: self.left_out,
         )
 
     def enable_checkins(self, messenger: Messenger) -> CheckinService:
@@ -138,18 +173,31 @@ class Bot:
         log.debug("event_claims_pruned", dropped=dropped)
 
     def reload_if_changed(self) -> bool:
-        """Load the knowledge again if its files changed; keep the old one if it is broken."""
+        """Load the knowledge again if its files changed: its valid part, as at start; keep
+        the old one if the new one is refused (strict mode, or nothing valid)."""
         seen = fingerprint(self.settings.knowledge_dir)
         if seen == self.knowledge_seen:
             return False
         self.knowledge_seen = seen
         try:
-            self.answers = load_engine(self.settings, self.clock)
+            self.answers, self.left_out = load_engine(self.settings, self.clock)
         except KnowledgeError as exc:
             log.error("knowledge_reload_failed", problems=exc.problems[:20])
             return False
-        log.info("knowledge_reloaded", entities=len(self.answers.knowledge))
+        entities = len(self.answers.knowledge)
+        log.info("knowledge_reloaded", entities=entities, left_out=len(self.left_out))
         return True
+
+    def knowledge_status(self) -> dict[str, object]:
+        """What /readyz says of the knowledge: entities served, and the first left out."""
+        return {
+            "entities": len(self.answers.knowledge),
+            "left_out": [
+                {"where": item.where, "problem": item.problem}
+                for item in self.left_out[:READY_LEFT_OUT]
+            ],
+            "left_out_count": len(self.left_out),
+        }
 
     async def readiness(self) -> str | None:
         """None when the database answers and knowledge is loaded, else why not."""
@@ -168,7 +216,7 @@ async def open_bot(
 ) -> AsyncIterator[Bot]:
     """Load knowledge, migrate the database, and hand out a ready `Bot`."""
     clock = clock or SystemClock()
-    answers = load_engine(settings, clock)
+    answers, left_out = load_engine(settings, clock)
     async with open_engine(settings.database_url) as engine:
         await upgrade(engine)
         log.info(
@@ -188,6 +236,7 @@ async def open_bot(
                 questions=questions,
                 clock=clock,
                 telemetry=telemetry,
+                left_out=left_out,
             )
 
 
@@ -216,7 +265,13 @@ async def serving(settings: Settings, *, clock: Clock | None = None) -> AsyncIte
                 mode = SocketMode(slack.app, token, web_client=slack.client, ping_interval=5)
                 await mode.connect_async()  # type: ignore[no-untyped-call]
                 stack.push_async_callback(mode.close_async)
-        yield Served(ready=bot.readiness, metrics=metrics, slack=slack, flush=bot.questions.flush)
+        yield Served(
+            ready=bot.readiness,
+            metrics=metrics,
+            slack=slack,
+            flush=bot.questions.flush,
+            knowledge=bot.knowledge_status,
+        )
 
 
 class SocketMode(AsyncSocketModeHandler):

@@ -41,8 +41,15 @@ def _parser() -> argparse.ArgumentParser:
 
     kb = commands.add_parser("kb", help="knowledge base tools")
     kb_commands = kb.add_subparsers(dest="kb_command", required=True, metavar="KB_COMMAND")
-    validate = kb_commands.add_parser("validate", help="check knowledge files")
-    validate.add_argument("directory", nargs="?", type=Path, help="default: OPSBOT_KNOWLEDGE_DIR")
+    validate = kb_commands.add_parser("validate", help="check a knowledge folder or one file")
+    validate.add_argument(
+        "path", nargs="?", type=Path, metavar="DIR|FILE", help="default: OPSBOT_KNOWLEDGE_DIR"
+    )
+    validate.add_argument(
+        "--knowledge",
+        type=Path,
+        help="the folder a FILE's references resolve in (default: OPSBOT_KNOWLEDGE_DIR)",
+    )
 
     db = commands.add_parser("db", help="database tools")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
@@ -140,15 +147,19 @@ def _text(engine: AnswerEngine) -> Callable[[str], str]:
 
 
 def _kb(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.kb import load_knowledge
+    from bot.kb import load_file, load_knowledge
 
-    directory = args.directory or settings.knowledge_dir
-    result = load_knowledge(directory, today=_today())
+    path = args.path or settings.knowledge_dir
+    if path.exists() and not path.is_dir():
+        root = args.knowledge or settings.knowledge_dir
+        result = load_file(path, today=_today(), root=root)
+    else:
+        result = load_knowledge(path, today=_today())
     for problem in result.problems:
         print(problem)
     errors, warnings = len(result.errors), len(result.warnings)
     print(
-        f"{directory}: {result.files} files, {len(result.knowledge)} entities, "
+        f"{path}: {result.files} files, {len(result.knowledge)} entities, "
         f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
     )
     return EXIT_PROBLEMS if errors else EXIT_OK

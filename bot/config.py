@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", validation_alias=AliasChoices("OPSBOT_LOG_LEVEL")
     )
+    #: Refuse to start on any knowledge error (else the valid part is served).
+    knowledge_strict: bool = Field(
+        default=False, validation_alias=AliasChoices("OPSBOT_KNOWLEDGE_STRICT")
+    )
     answer_threshold: float | None = Field(
         default=None, ge=0.0, le=1.0, validation_alias=AliasChoices("OPSBOT_ANSWER_THRESHOLD")
     )

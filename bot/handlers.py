@@ -7,7 +7,7 @@ acknowledgement; `record` stores the question afterwards. `handle` does both.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -29,6 +29,7 @@ from bot.events import (
     Pick,
     Reply,
 )
+from bot.kb.problems import LeftOut
 from bot.ports import AskedQuestion, Clock, QuestionLog, Telemetry, Vote
 from bot.rounds import CheckinService
 
@@ -95,8 +96,10 @@ class Handlers:
         telemetry: Telemetry | None = None,
         checkins: CheckinService | None = None,
         new_uid: Callable[[], str] = lambda: uuid.uuid4().hex,
+        left_out: Callable[[], Sequence[LeftOut]] = lambda: (),
     ) -> None:
         self._checkins = checkins
+        self._left_out = left_out  # knowledge not served; admins see it in App Home
         # `answers` is read on every question, so a knowledge reload takes effect at once.
         self._answers = answers
         self._questions = questions
@@ -166,6 +169,12 @@ class Handlers:
             return await self._checkins.open_checkins(user)
         except StorageError:
             return []
+
+    def knowledge_problems(self, user: str) -> Sequence[LeftOut]:
+        """What of the knowledge was left out, for an admin's eyes only (else nothing)."""
+        if self._checkins is None or not self._checkins.is_admin(user):
+            return ()
+        return self._left_out()
 
     async def vote(self, event: Feedback) -> Reply:
         """Record a "helpful / not helpful" click; one vote per user per answer."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
@@ -29,6 +29,7 @@ class Served:
     metrics: Metrics
     slack: SlackAdapter | None = None
     flush: Callable[[], Awaitable[None]] | None = None  # writes what is queued (questions)
+    knowledge: Callable[[], Mapping[str, object]] | None = None  # /readyz detail
 
 
 SERVED: web.AppKey[Served] = web.AppKey("served")
@@ -87,10 +88,14 @@ async def _healthz(_: web.Request) -> web.Response:
 
 
 async def _readyz(request: web.Request) -> web.Response:
-    problem = await request.app[SERVED].ready()
-    if problem is None:
-        return web.json_response({"status": "ready"})
-    return web.json_response({"status": "not ready", "reason": problem}, status=503)
+    served = request.app[SERVED]
+    problem = await served.ready()
+    body: dict[str, object] = {"status": "ready"}
+    if problem is not None:
+        body = {"status": "not ready", "reason": problem}
+    if served.knowledge is not None:
+        body["knowledge"] = served.knowledge()  # ready with part of it is still ready
+    return web.json_response(body, status=200 if problem is None else 503)
 
 
 async def _metrics(request: web.Request) -> web.Response:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bot.app import open_bot
 from bot.config import load_settings
+from bot.model import Ref
 from tests.fakes import FakeClock, RecordingMessenger
 
 MINI = Path(__file__).parent / "data" / "mini"
@@ -28,13 +29,15 @@ def touch_later(path: Path) -> None:
 
 
 async def test_knowledge_edits_are_picked_up_and_bad_ones_refused(tmp_path: Path) -> None:
-    """An edit to the knowledge is answered from; a broken edit keeps the last good one."""
+    """An edit to the knowledge is answered from; in strict mode a broken edit keeps the
+    last good one."""
     knowledge = tmp_path / "knowledge"
     shutil.copytree(MINI, knowledge)
     settings = load_settings(
         {
             "OPSBOT_KNOWLEDGE_DIR": str(knowledge),
             "OPSBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
+            "OPSBOT_KNOWLEDGE_STRICT": "true",
         }
     )
     async with open_bot(settings) as bot:
@@ -48,6 +51,34 @@ async def test_knowledge_edits_are_picked_up_and_bad_ones_refused(tmp_path: Path
         (knowledge / "broken.yaml").write_text("kind: [\n")
         assert bot.reload_if_changed() is False
         assert str(bot.answers.answer("who owns the vector database").entity) == "area:vector-db"
+        assert bot.left_out == ()
+
+
+async def test_a_reload_with_errors_serves_the_new_valid_part(tmp_path: Path) -> None:
+    """Without strict mode a reload with a broken entity serves the rest of the new
+    knowledge and names what it left out; a fixed file brings the entity back."""
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(MINI, knowledge)
+    settings = load_settings(
+        {
+            "OPSBOT_KNOWLEDGE_DIR": str(knowledge),
+            "OPSBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
+        }
+    )
+    async with open_bot(settings) as bot:
+        extra = knowledge / "extra.yaml"
+        extra.write_text(AREA + AREA.replace("vector-db", "ghost-db").replace("ml-", "no-"))
+        assert bot.reload_if_changed() is True
+        assert str(bot.answers.answer("who owns the vector database").entity) == "area:vector-db"
+        assert bot.answers.knowledge.get(Ref(kind="area", name="ghost-db")) is None
+        assert [(i.where, i.problem) for i in bot.left_out] == [
+            ("extra.yaml:12", "Area 'ghost-db': spec.owner: team:no-platform does not exist")
+        ]
+        assert bot.knowledge_status()["entities"] == 8
+        extra.write_text(AREA)
+        touch_later(extra)
+        assert bot.reload_if_changed() is True
+        assert bot.left_out == ()
 
 
 async def test_the_tick_forgets_old_event_claims_once_an_hour(tmp_path: Path) -> None:

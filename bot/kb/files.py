@@ -58,6 +58,23 @@ def fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
     )
 
 
+def single_file(path: Path) -> KnowledgeFile:
+    """The file `path`, named on purpose (a link to it is followed), if it is a regular one."""
+    try:
+        status = os.stat(path)
+    except OSError as exc:
+        return KnowledgeFile(shown=path, refused=f"cannot read: {exc.strerror or exc}")
+    kind = _not_regular(status.st_mode)
+    if kind is not None:
+        return KnowledgeFile(shown=path, refused=_not_regular_message(kind))
+    return KnowledgeFile(
+        shown=path,
+        real=Path(os.path.realpath(path)),
+        mtime_ns=status.st_mtime_ns,
+        size=status.st_size,
+    )
+
+
 def read_text(found: KnowledgeFile) -> str:
     """The UTF-8 text of an accepted file, reading at most `MAX_FILE_BYTES` + 1 bytes."""
     if found.real is None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -13,8 +14,8 @@ from pydantic import BaseModel, ValidationError
 
 from bot.kb import schema as s
 from bot.kb.checks import RefUse, check_cron, check_timezone
-from bot.kb.files import FileRefused, KnowledgeFile, knowledge_files, read_text
-from bot.kb.problems import Problem, Severity
+from bot.kb.files import FileRefused, KnowledgeFile, knowledge_files, read_text, single_file
+from bot.kb.problems import LeftOut, Problem, Severity
 from bot.kb.yamlio import LDict, LList, load_documents
 from bot.model import (
     DEFAULT_NAMESPACE,
@@ -45,6 +46,8 @@ _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _PARTY = ("team", "person")
 _BACKSTAGE_PART_OF = {"system": "system", "domain": "domain", "subcomponentOf": "component"}
+#: `#ml-platform` after `key: ` or `- `: a value YAML reads as a comment.
+_COMMENT_WORD = re.compile(r"#[^\s#]\S*")
 
 
 @dataclass
@@ -55,6 +58,10 @@ class Loaded:
     problems: list[Problem] = field(default_factory=list)
     ref_uses: list[RefUse] = field(default_factory=list)
     files: int = 0
+    #: What does not load (an entity with an error, a file that cannot be read), and
+    #: where each entity that did not load was written (its reference, when it has one).
+    left_out: list[LeftOut] = field(default_factory=list)
+    failed: dict[Ref, str] = field(default_factory=dict)
 
 
 def read_directory(root: Path) -> Loaded:
@@ -72,28 +79,96 @@ def read_directory(root: Path) -> Loaded:
     return loaded
 
 
+def read_file(path: Path) -> Loaded:
+    """Load the one knowledge file `path` on its own (references are not resolved)."""
+    loaded = Loaded()
+    found = single_file(path)
+    loaded.files = int(found.real is not None)
+    _read_file(found, path.parent, loaded)
+    return loaded
+
+
 def _read_file(found: KnowledgeFile, root: Path, loaded: Loaded) -> None:
     path = found.shown
     shown = str(path)
     try:
         text = read_text(found)
     except FileRefused as exc:
-        loaded.problems.append(Problem(file=shown, line=1, severity="error", message=str(exc)))
+        _unread(loaded, shown, 1, str(exc))
         return
     documents, problem = load_documents(text)
     if problem is not None:
-        loaded.problems.append(
-            Problem(file=shown, line=problem.line, severity="error", message=problem.message)
-        )
+        lost = "the rest of the file" if documents else "the file"
+        _unread(loaded, shown, problem.line, f"{problem.message} ({lost} is left out)")
     relative = path.relative_to(root).as_posix()
+    comments = _commented(text)
     for document in documents:
-        _Document(shown, relative, document.line, document.data, loaded).build()
+        _Document(shown, relative, document.line, document.data, loaded, comments).build()
+
+
+def _unread(loaded: Loaded, shown: str, line: int, message: str) -> None:
+    loaded.problems.append(Problem(file=shown, line=line, severity="error", message=message))
+    loaded.left_out.append(LeftOut(file=shown, line=line, problem=message, entity=False))
+
+
+def _commented(text: str) -> dict[int, str]:
+    """The lines whose value may have become a YAML comment, with that `#word`."""
+    found: dict[int, str] = {}
+    line, counted = 1, 0
+    at = text.find("#")
+    while at != -1:  # a few '#' in megabytes: look at each rather than scan with a pattern
+        word = _COMMENT_WORD.match(text, at)
+        before = text[max(0, at - 80) : at]
+        stripped = before.rstrip(" \t")
+        if word is not None and len(stripped) < len(before) and stripped.endswith((":", "-")):
+            line += text.count("\n", counted, at)
+            counted = at
+            found.setdefault(line, word.group())
+        at = text.find("#", at + 1)
+    return found
+
+
+def _quote_hint(error: Mapping[str, Any]) -> str | None:
+    """`- Productionise models: feature pipelines` where a string belongs: YAML read a
+    mapping of one key; say to quote it."""
+    value = error.get("input")
+    if error["type"] != "string_type" or not isinstance(value, dict) or len(value) != 1:
+        return None
+    key, rest = next(iter(value.items()))
+    if not isinstance(key, str) or isinstance(rest, (dict, list)):
+        return None
+    what = "item" if error["loc"] and isinstance(error["loc"][-1], int) else "value"
+    if rest is None:
+        return f"quote this {what}: it ends with ':', so YAML read it as a mapping"
+    return f"quote this {what}: it contains ': ', so YAML read it as a mapping"
+
+
+def _kind_hint(written: str, specs: Mapping[str, object]) -> str:
+    """`Check-in`, `FAQs`, `Practise`: the kind that was probably meant."""
+    squashed = re.sub(r"[^a-z]", "", written.lower())
+    tries = [squashed, squashed.removesuffix("s"), "person" if squashed == "people" else ""]
+    close = difflib.get_close_matches(squashed, list(specs), n=1, cutoff=0.75)
+    meant = next((k for k in [*tries, *close] if k in specs), None)
+    if meant is not None:
+        return f": did you mean {s.KIND_NAMES[meant]}?"
+    backstage = next((k for k in tries if k in s.BACKSTAGE_SPECS), None)
+    if backstage is not None and specs is s.OPSBOT_SPECS:
+        return f": {s.KIND_NAMES[backstage]} is a Backstage kind (apiVersion: {s.BACKSTAGE_API})"
+    return ""
 
 
 class _Document:
     """Turns one YAML document into an entity, or into problems."""
 
-    def __init__(self, shown: str, relative: str, line: int, data: object, out: Loaded) -> None:
+    def __init__(
+        self,
+        shown: str,
+        relative: str,
+        line: int,
+        data: object,
+        out: Loaded,
+        comments: Mapping[int, str] | None = None,
+    ) -> None:
         self.shown = shown
         self.relative = relative
         self.line = line
@@ -102,15 +177,42 @@ class _Document:
         self.ok = True
         self.namespace = DEFAULT_NAMESPACE
         self.label = "document"
+        self.comments = comments or {}
+        #: Lines whose empty value was probably meant: line -> (field, the `#word`).
+        self.hints: dict[int, tuple[str, str]] = {}
+        self.first_error: Problem | None = None
+        self.entity_ref: Ref | None = None
+        self.source = Source(file=relative, line=line)
 
     # -- reporting -----------------------------------------------------------------
 
     def report(self, line: int, message: str, severity: Severity = "error") -> None:
         if severity == "error":
             self.ok = False
-        self.out.problems.append(
-            Problem(file=self.shown, line=line, severity=severity, message=message)
-        )
+            if line in self.hints:
+                message = f"{message}; {_comment_hint(self.hints.pop(line)[1])}"
+        problem = Problem(file=self.shown, line=line, severity=severity, message=message)
+        if severity == "error" and self.first_error is None:
+            self.first_error = problem
+        self.out.problems.append(problem)
+
+    def find_commented(self) -> None:
+        """Note each empty value on a line where a `#word` follows the key or dash."""
+        stack: list[tuple[object, tuple[str | int, ...]]] = [(self.data, ())]
+        while stack:
+            node, path = stack.pop()
+            items: list[tuple[str | int, object, int]]
+            if isinstance(node, LDict):
+                items = [(k, v, node.key_lines.get(k, 0)) for k, v in node.items()]
+            elif isinstance(node, LList):
+                items = [(i, v, node.item_lines[i]) for i, v in enumerate(node)]
+            else:
+                continue
+            for key, value, line in items:
+                if value is None and line in self.comments:
+                    self.hints[line] = (".".join(str(p) for p in (*path, key)), self.comments[line])
+                elif isinstance(value, (LDict, LList)):
+                    stack.append((value, (*path, key)))
 
     def line_of(self, *path: str | int) -> int:
         """The line of the deepest part of `path` that exists in the document."""
@@ -136,18 +238,39 @@ class _Document:
                 where = ".".join(str(p) for p in loc)
                 if err["type"] == "missing":
                     message = f"{self.label}: {where} is required"
+                elif err.get("input", ...) is None:
+                    message = f"{self.label}: {where} is empty"
                 else:
-                    message = f"{self.label}: {where}: {err['msg']}"
+                    message = f"{self.label}: {where}: {_quote_hint(err) or err['msg']}"
                 self.report(self.line_of(*loc), message)
             return None
 
     # -- building ------------------------------------------------------------------
 
     def build(self) -> None:
+        """Add the document's entity, or note it as left out; flag values lost to `#`."""
+        if self.comments:
+            self.find_commented()
+        added = len(self.out.entities)
+        self.build_document()
+        for line, (path, word) in sorted(self.hints.items()):
+            self.report(line, f"{self.label}: {path} is empty; {_comment_hint(word)}", "warning")
+        if len(self.out.entities) == added and self.first_error is not None:
+            error = self.first_error
+            self.out.left_out.append(
+                LeftOut(file=error.file, line=error.line, problem=error.message)
+            )
+            if self.entity_ref is not None:
+                self.out.failed.setdefault(self.entity_ref, f"{error.file}:{error.line}")
+
+    def build_document(self) -> None:
         if not isinstance(self.data, LDict):
             self.report(self.line, "a document must be a mapping with apiVersion, kind, metadata")
             return
         self.label = str(self.data.get("kind") or "document")
+        meta = self.data.get("metadata")
+        if isinstance(meta, dict) and isinstance(meta.get("name"), str):
+            self.label = f"{self.label} {meta['name']!r}"
         envelope = self.parse(s.EnvelopeIn, self.data)
         if envelope is None:
             return
@@ -172,8 +295,11 @@ class _Document:
             )
             return
         if kind not in specs:
-            known = ", ".join(sorted(k.title() for k in specs))
-            self.report(self.line_of("kind"), f"unknown kind {envelope.kind!r} (one of {known})")
+            known = ", ".join(s.KIND_NAMES[k] for k in sorted(specs))
+            hint = _kind_hint(envelope.kind, specs)
+            self.report(
+                self.line_of("kind"), f"unknown kind {envelope.kind!r}{hint} (one of {known})"
+            )
             return
         self.build_entity(envelope, KIND_SYNONYMS.get(kind, kind), specs[kind])
 
@@ -189,7 +315,7 @@ class _Document:
         if not self.ok:
             return
         self.namespace = (meta.namespace or DEFAULT_NAMESPACE).lower()
-        ref = Ref(kind=kind, name=meta.name.lower(), namespace=self.namespace)
+        ref = self.entity_ref = Ref(kind=kind, name=meta.name.lower(), namespace=self.namespace)
         raw = self.parse(model, envelope.spec, "spec")
         if raw is None:
             return
@@ -212,7 +338,7 @@ class _Document:
                 ref=ref,
                 title=(title or meta.name).strip(),
                 spec=spec,
-                source=Source(file=self.relative, line=self.line),
+                source=self.source,
                 description=meta.description,
                 aliases=tuple(a.strip() for a in meta.aliases if a.strip()),
                 tags=tuple(meta.tags),
@@ -247,6 +373,7 @@ class _Document:
                 file=self.shown,
                 line=line,
                 where=f"{self.label}: {where}",
+                source=self.source,
             )
         )
         return ref
@@ -414,3 +541,7 @@ class _Document:
             if value is not None and part_of is None:
                 part_of = self.ref(value, [kind], field_name)
         return OwnableSpec(owner=owner, type=raw.type, part_of=part_of)
+
+
+def _comment_hint(word: str) -> str:
+    return f'`{word}` starts a YAML comment: quote it ("{word}")'

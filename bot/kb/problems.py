@@ -17,3 +17,21 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.severity}: {self.message}"
+
+
+@dataclass(frozen=True, kw_only=True, order=True)
+class LeftOut:
+    """Knowledge that is not served: one entity, or a file (or the rest of one) that could
+    not be read; `file:line` is where its first error is, `problem` that error."""
+
+    file: str
+    line: int
+    problem: str
+    entity: bool = True
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.problem}"

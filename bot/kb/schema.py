@@ -177,3 +177,22 @@ BACKSTAGE_SPECS: dict[str, type[_Raw]] = {
 
 OPSBOT_API = "opsbot/v1"
 BACKSTAGE_API = "backstage.io/v1alpha1"
+
+#: Each kind as the documentation writes it, for messages.
+KIND_NAMES = {
+    "team": "Team",
+    "person": "Person",
+    "area": "Area",
+    "practice": "Practice",
+    "role": "Role",
+    "term": "Term",
+    "faq": "FAQ",
+    "checkin": "CheckIn",
+    "group": "Group",
+    "user": "User",
+    "component": "Component",
+    "system": "System",
+    "resource": "Resource",
+    "api": "API",
+    "domain": "Domain",
+}

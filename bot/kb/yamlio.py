@@ -131,4 +131,7 @@ def _describe(exc: yaml.MarkedYAMLError) -> str:
     message = "; ".join(parts) or "malformed YAML"
     if "could not determine a constructor for the tag" in message:
         return f"malformed YAML: custom tags are not allowed ({message})"
+    if "mapping values are not allowed" in message:
+        # `description: Owner: the platform team`: the second ': ' starts a mapping.
+        return f"malformed YAML: {message}: quote this value: it contains ': '"
     return f"malformed YAML: {message}"

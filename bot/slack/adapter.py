@@ -399,7 +399,9 @@ class SlackAdapter:
             self._later(self._publish_home(user, self._paced(client)))
 
     async def _publish_home(self, user: str, client: AsyncWebClient) -> None:
-        view = self._renderer().home(user, await self.handlers.open_checkins(user))
+        open_checkins = await self.handlers.open_checkins(user)
+        left_out = self.handlers.knowledge_problems(user)  # for admins only
+        view = self._renderer().home(user, open_checkins, left_out)
         await self._call("views.publish", client.views_publish(user_id=user, view=view))
 
     async def _on_error(self, error: Exception, body: dict[str, Any]) -> BoltResponse:

@@ -14,6 +14,7 @@ from typing import Any
 from bot.answers.render import KIND_LABELS, fact, first_paragraph, person_teams
 from bot.events import Answer, Intent, Reply, feedback_payload, pick_payload
 from bot.kb.knowledge import Knowledge
+from bot.kb.problems import LeftOut
 from bot.model import (
     OWNABLE_KINDS,
     Entity,
@@ -42,6 +43,8 @@ ACTION_PICK = "ops_pick"
 ACTION_SHARE = "ops_share"
 ACTION_VOTE = "ops_vote"
 ACTION_LINK = "ops_link"
+#: How many left-out entities an admin's App Home lists (the rest: the log, /readyz).
+HOME_PROBLEMS = 5
 
 
 def plain(text: str, limit: int) -> dict[str, Any]:
@@ -304,9 +307,13 @@ class SlackRenderer:
     # -- App Home ------------------------------------------------------------------
 
     def home(
-        self, slack_user: str, open_checkins: Sequence[tuple[str, str]] = ()
+        self,
+        slack_user: str,
+        open_checkins: Sequence[tuple[str, str]] = (),
+        left_out: Sequence[LeftOut] = (),
     ) -> dict[str, Any]:
-        """The Home tab: what the bot answers, the user's open check-ins, their teams."""
+        """The Home tab: what the bot answers, the user's open check-ins, their teams; and
+        for an admin (the caller decides), the knowledge left out."""
         blocks: list[Block] = [
             {"type": "header", "text": plain("opsbot", 150)},
             section(
@@ -323,6 +330,8 @@ class SlackRenderer:
             ),
             {"type": "divider"},
         ]
+        if left_out:
+            blocks.append(knowledge_problems(left_out))
         if open_checkins:
             lines = [
                 mk.fmt("• {} ({})", mk.escape(title), mk.escape(key))
@@ -346,6 +355,29 @@ class SlackRenderer:
             if isinstance(person.spec, PersonSpec) and person.spec.slack == slack_user:
                 return person
         return None
+
+
+def knowledge_problems(left_out: Sequence[LeftOut]) -> Block:
+    """The section "Knowledge problems: 3 entities left out", and where the first few are."""
+    entities = sum(1 for item in left_out if item.entity)
+    files = len(left_out) - entities
+    counts = [
+        f"{n} {word if n == 1 else words}"
+        for n, word, words in ((entities, "entity", "entities"), (files, "file", "files"))
+        if n
+    ]
+    heading = mk.fmt(
+        "{} {} left out (not answered from; see the log or /readyz)",
+        mk.ours("*Knowledge problems:*"),
+        mk.escape(" and ".join(counts)),
+    )
+    lines = [
+        mk.fmt("• {} {}", mk.code(item.where), mk.escape(item.problem))
+        for item in left_out[:HOME_PROBLEMS]
+    ]
+    if len(left_out) > HOME_PROBLEMS:
+        lines.append(mk.escape(f"… and {len(left_out) - HOME_PROBLEMS} more"))
+    return section(mk.join([heading, *lines], "\n"))
 
 
 def _suggested_intent(ref: Ref) -> Intent:

@@ -390,6 +390,7 @@ _TEMPLATES = (
 )  # fmt: skip
 
 questions = st.one_of(
+    st.sampled_from(["and the runbook?", "who owns it", "who's their lead?", "the backup?"]),
     st.builds(lambda t, n: t.format(n), st.sampled_from(_TEMPLATES), st.sampled_from(_NAMES)),
     st.builds(
         lambda t, ws: t.format(" ".join(ws)),
@@ -400,11 +401,21 @@ questions = st.one_of(
 )
 
 
+_REFS = sorted(SAMPLE.entities)
+
+
 @settings(max_examples=300, deadline=None)
-@given(question=questions, threshold=st.sampled_from([0.5, 0.6, 0.75]))
-def test_every_known_answer_meets_the_threshold(question: str, threshold: float) -> None:
-    """Any question: a known answer has confidence >= threshold, an unknown one below it."""
-    answer = _engines(threshold).answer(question)
+@given(
+    question=questions,
+    threshold=st.sampled_from([0.5, 0.6, 0.75, 0.95]),
+    about=st.one_of(st.none(), st.sampled_from(_REFS)),
+)
+def test_every_known_answer_meets_the_threshold(
+    question: str, threshold: float, about: Ref | None
+) -> None:
+    """Any question, with or without a conversation's subject: a known answer has
+    confidence >= threshold, an unknown one below it."""
+    answer = _engines(threshold).answer(question, about=about)
     if answer.intent == "unknown":
         assert answer.confidence < threshold
     else:

@@ -306,9 +306,10 @@ class AnswerEngine:
         """A question naming no subject: about the conversation's entity, else asked back."""
         if about is None or about not in self.knowledge.entities:
             return self._clarify(detected, ())
-        return self._found(
-            detected.intent, Match(ref=about, score=_FOLLOW_UP, surface=""), detected
-        )
+        previous = Match(ref=about, score=_FOLLOW_UP, surface="")
+        if self.threshold > _FOLLOW_UP:  # a bar this high takes no subject on trust
+            return self._clarify(detected, (previous,))
+        return self._found(detected.intent, previous, detected)
 
     def _decide(self, detected: IntentMatch, matches: list[Match]) -> Answer:
         """Answer about the entity that clearly wins; ask back when two are as likely."""

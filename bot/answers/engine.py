@@ -38,7 +38,7 @@ _CLOSE = 0.1
 _ALSO_CLOSE = 0.05
 #: The confidence of a follow-up ("and the runbook?") about the previous answer's entity.
 _FOLLOW_UP = 0.9
-_SUGGESTION_FLOOR = 0.4
+_SUGGESTION_FLOOR = 0.25
 CACHE_SIZE = 4096
 #: An answer this confident needs no second look at the message's other clauses.
 _SURE = 0.95

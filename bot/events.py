@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Literal, cast, get_args
 
 from bot.model import Ref, row_id
 from bot.styled import Styled
@@ -26,21 +26,7 @@ Detail = Literal[
     "docs",
     "description",
 ]
-DETAILS: tuple[Detail, ...] = (
-    "backup",
-    "channel",
-    "email",
-    "oncall",
-    "lead",
-    "member_of",
-    "role",
-    "members",
-    "runbook",
-    "dashboard",
-    "repo",
-    "docs",
-    "description",
-)
+DETAILS: tuple[Detail, ...] = get_args(Detail)
 
 
 @dataclass(frozen=True, kw_only=True)

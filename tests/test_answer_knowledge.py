@@ -229,3 +229,47 @@ def test_many_names_are_still_found(many: tuple[AnswerEngine, list[str]]) -> Non
         for n in sample
     ]
     assert sum(found) >= 0.95 * len(sample)
+
+
+HTML = """
+apiVersion: opsbot/v1
+kind: Team
+metadata: {name: vision, title: Vision}
+spec: {channel: "#vision-team", members: [ana]}
+---
+apiVersion: opsbot/v1
+kind: Person
+metadata: {name: ana, title: Ana}
+---
+apiVersion: opsbot/v1
+kind: Area
+metadata: {name: parcel-ocr, title: Parcel OCR}
+spec: {owner: vision, channel: "#label-reading"}
+---
+apiVersion: opsbot/v1
+kind: Area
+metadata: {name: sorter-cams, title: Sorter cameras}
+spec: {owner: vision, channel: C0SORTER01}
+"""
+
+
+@pytest.fixture(scope="module")
+def html_engine(tmp_path_factory: pytest.TempPathFactory) -> AnswerEngine:
+    folder = tmp_path_factory.mktemp("html")
+    (folder / "org.yaml").write_text(HTML)
+    return AnswerEngine(load_knowledge(folder, today=TODAY).knowledge)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "who&#39;s the owner of parcel ocr",
+        "who owns parcel&nbsp;ocr?",
+        "who owns parcel ocr &amp; co",
+    ],
+)
+def test_html_entities_are_read_as_their_characters(
+    html_engine: AnswerEngine, question: str
+) -> None:
+    """Entities from Slack, Teams or pasted HTML read as the characters they stand for."""
+    assert asked(html_engine, question) == ("owner", "area:parcel-ocr")

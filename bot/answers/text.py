@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from functools import lru_cache
@@ -18,7 +19,6 @@ _SLACK_SPECIAL = re.compile(r"<![^<>]*>")
 _SLACK_LINK = re.compile(r"<((?:https?|mailto):[^<>|]*)(?:\|([^<>]*))?>")
 _TEAMS_AT = re.compile(r"<at>[^<]*</at>", re.IGNORECASE)
 _EMOJI = re.compile(r":[a-z0-9][a-z0-9_+'-]*:", re.IGNORECASE)
-_ENTITIES = {"&amp;": "&", "&lt;": "<", "&gt;": ">"}
 
 _CONTRACTIONS = (
     (re.compile(r"\b(who|what|where|how|that|it|there|here|when|which)'s\b"), r"\1 is"),
@@ -60,9 +60,8 @@ def strip_markup(text: str) -> str:
     text = _SLACK_LINK.sub(lambda m: f" {m.group(2) or ''} ", text)
     text = _TEAMS_AT.sub(" ", text)
     text = _EMOJI.sub(" ", text)
-    for entity, char in _ENTITIES.items():
-        text = text.replace(entity, char)
-    return text
+    # Slack escapes &, < and >; Teams and pasted HTML bring any entity (&#39;, &nbsp;).
+    return html.unescape(text) if "&" in text else text
 
 
 _CLAUSE_BREAK = re.compile(r"[?!;\n]+|\.(?:\s+|$)|:\s+|\s[-\u2013\u2014]+\s|,\s*")

@@ -42,6 +42,8 @@ _RELATED_KINDS = OWNABLE_KINDS | {"term", "practice"}
 PSEUDO_WORDS = 0.5
 _FUZZY_MIN_LEN = 4
 _FUZZY_CUTOFF = 84.0
+#: Float sums may exceed their exact bound by an ulp: bounds are widened this much.
+_BOUND_SLACK = 1.000001
 _URL = re.compile(r"\]\([^)]*\)|<?(?:https?|mailto):[^\s>)]+>?|`[^`]*`")
 #: A word with a digit that the knowledge never uses ("10k", "3am") is a quantity or a
 #: time, not a topic: it weighs as little as the commonest word.
@@ -242,7 +244,12 @@ class FaqIndex:
         best_asked: Match | None = None
         for fid in candidates:
             faq = self.faqs[fid]
-            dice, explained, surface = self._score(faq, asked)
+            dice, explained, surface = self._score(
+                faq,
+                asked,
+                beat=-1.0 if best_asked is None else best_asked.score,
+                beat_both=-1.0 if best is None else best.score,
+            )
             score = min(dice + (1.0 - dice) * explained, 1.0)
             if best is None or score > best.score:
                 best = Match(ref=faq.ref, score=score, surface=surface)
@@ -250,9 +257,16 @@ class FaqIndex:
                 best_asked = Match(ref=faq.ref, score=dice, surface=surface)
         return best, best_asked
 
-    def _score(self, faq: _Faq, question: _Question) -> tuple[float, float, str]:
+    def _score(
+        self, faq: _Faq, question: _Question, *, beat: float, beat_both: float
+    ) -> tuple[float, float, str]:
         """How closely `question` matches one way `faq` is asked (and which way), and
-        how much of it the FAQ as a whole explains."""
+        how much of it the FAQ as a whole explains.
+
+        Ways of asking that cannot match better than `beat` nor, blended with what the
+        FAQ explains, score better than `beat_both` (the best FAQ so far, both ways) are
+        not matched word by word: then the FAQ loses to that one either way.
+        """
         # Run for every candidate FAQ of every question (500 of them at 10,000 entities):
         # plain loops over what `_Question` prepared, no generator or lookup per word.
         fields = faq.fields
@@ -264,10 +278,23 @@ class FaqIndex:
                 if in_field > found:
                     found = in_field
             explained += weight * found
+        # Every way an FAQ is asked is in its fields at the top weight: the question's
+        # words match one of them at most as well as they match the FAQ as a whole.
+        most = explained
         explained /= question.own + PSEUDO_WORDS * self.mean_weight
         dice, surface = 0.0, ""
         closest = question.closest
         for variant, other in faq.variants:
+            theirs = 0.0
+            for v in variant:
+                near = closest.get(v)
+                if near:  # a word no question word is like adds nothing
+                    theirs += self.weight(v) * near
+            bound = min((most + theirs) / (question.own + other), 1.0) * _BOUND_SLACK
+            if bound < dice:
+                continue  # this way of asking cannot match better than one found
+            if bound < beat and (bound + (1.0 - bound) * explained) * _BOUND_SLACK < beat_both:
+                continue  # nor make this FAQ the best one so far, either way
             matched = 0.0
             for weight, similar in question.words:
                 found = 0.0
@@ -275,11 +302,6 @@ class FaqIndex:
                     if s > found and v in variant:
                         found = s
                 matched += weight * found
-            theirs = 0.0
-            for v in variant:
-                near = closest.get(v)
-                if near:  # a word no question word is like adds nothing
-                    theirs += self.weight(v) * near
             score = min((matched + theirs) / (question.own + other), 1.0)
             if score > dice:
                 dice, surface = score, " ".join(variant)

@@ -30,6 +30,8 @@ _CONFLICT = 1.0
 #: A mention word this unlike every word of a name is strange to it; a closer one may
 #: be a typo of one of them.
 _STRANGE_BELOW = 70.0
+#: Float sums may exceed their exact bound by an ulp: bounds are widened this much.
+_BOUND_SLACK = 1.000001
 
 
 #: A description of at most this many words is also a name of its entity ...
@@ -137,6 +139,11 @@ class EntityIndex:
         total = max(len(knowledge), 1)
         self.idf = {w: math.log(1 + total / len(refs)) for w, refs in entity_freq.items()}
         self.unknown_idf = math.log(1 + total)
+        #: Each surface's kind, and its words' total weight, once rather than per lookup.
+        self.kinds = [surface.ref.kind for surface in self.surfaces]
+        self.named_totals = [
+            sum(self.weight(p) for p in surface.text.split()) or 1.0 for surface in self.surfaces
+        ]
         self.vocab = sorted(self.postings)
         #: Words saying the kind ("component", "group") or type ("service") of an entity,
         #: each with the entities it fits; kind words only for kinds the knowledge has.
@@ -185,22 +192,22 @@ class EntityIndex:
         if not words:
             return []
 
-        def allowed(ref: Ref) -> bool:
-            return kinds is None or ref.kind in kinds
-
-        ranked = self._rank(words, allowed)
+        ranked = self._rank(words, kinds)
         said = [w for w in words if w in self.qualifiers]
         rest = [w for w in words if w not in self.qualifiers]
         if said and rest:
             qualified = set().union(*(self.qualifiers[w] for w in said))
             best = {m.ref: m for m in ranked}
-            for match in self._rank(rest, lambda ref: ref in qualified and allowed(ref)):
+            for match in self._rank(rest, kinds, qualified):
                 if match.score > best.get(match.ref, match).score or match.ref not in best:
                     best[match.ref] = match
             ranked = sorted(best.values(), key=lambda m: (-m.score, m.ref))
         return _with_ambiguity(ranked)
 
-    def _rank(self, words: list[str], allowed: Callable[[Ref], bool]) -> list[Match]:
+    def _rank(
+        self, words: list[str], kinds: Collection[str] | None, among: set[Ref] | None = None
+    ) -> list[Match]:
+        """Entities of `kinds` (and `among` these, if given) named by `words`."""
         total = sum(self.weight(w) for w in words)
         weights: defaultdict[int, float] = defaultdict(float)
         for word in dict.fromkeys(words):  # in order: sums of floats repeat exactly
@@ -210,20 +217,30 @@ class EntityIndex:
                     weights[sid] += gain
         for sid in self.exact.get(" ".join(words), ()):
             weights[sid] += total
-        top = heapq.nlargest(
-            _CANDIDATES,
-            (sid for sid in weights if allowed(self.surfaces[sid].ref)),
-            key=lambda sid: (weights[sid], -sid),
-        )
+        # The surfaces with the most weight of the mention's words (the first on a tie).
+        kind_of, surfaces = self.kinds, self.surfaces
+        top = [
+            -negated
+            for _, negated in heapq.nlargest(
+                _CANDIDATES,
+                [
+                    (weight, -sid)
+                    for sid, weight in weights.items()
+                    if (kinds is None or kind_of[sid] in kinds)
+                    and (among is None or surfaces[sid].ref in among)
+                ],
+            )
+        ]
         scorer = _Scorer(self.weight, words, total, longest=self.longest)
-        best: dict[Ref, Match] = {}
+        best: dict[Ref, tuple[float, str]] = {}  # per entity: its best score, and name
         for sid in top:
-            surface = self.surfaces[sid]
-            score = scorer.score(surface) * surface.weight
+            surface = surfaces[sid]
+            score = scorer.score(surface, self.named_totals[sid]) * surface.weight
             previous = best.get(surface.ref)
-            if previous is None or score > previous.score:
-                best[surface.ref] = Match(ref=surface.ref, score=score, surface=surface.text)
-        return sorted(best.values(), key=lambda m: (-m.score, m.ref))
+            if previous is None or score > previous[0]:
+                best[surface.ref] = (score, surface.text)
+        ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))
+        return [Match(ref=ref, score=score, surface=text) for ref, (score, text) in ranked]
 
 
 class _Scorer:
@@ -254,57 +271,88 @@ class _Scorer:
                 gram = " ".join(part)
                 if gram not in grams:
                     grams[gram] = (part, sum(weight(w) for w in part) / total)
-        self.ratios: dict[tuple[str, str], float] = {}
+        #: Mention word -> name word -> their likeness (0-100).
+        self.ratios: dict[str, dict[str, float]] = {}
+        #: Per name size, the grams it is scored against, most of the mention first.
+        self.by_size: dict[int, list[tuple[str, tuple[list[str], float]]]] = {}
 
-    def ratio(self, word: str, other: str) -> float:
-        key = (word, other)
-        found = self.ratios.get(key)
+    def grams_for(self, size: int) -> list[tuple[str, tuple[list[str], float]]]:
+        """The grams a name of `size` words is scored against, by share of the mention
+        asked, most first: once a gram asks too little to beat the best score, so do the
+        rest."""
+        found = self.by_size.get(size)
         if found is None:
-            found = 100.0 if word == other else fuzz.ratio(word, other)
-            self.ratios[key] = found
+            found = [
+                item for n in (size - 1, size, size + 1) for item in self.grams.get(n, {}).items()
+            ]
+            found.sort(key=lambda item: -item[1][1])
+            self.by_size[size] = found
         return found
 
-    def score(self, surface: Surface) -> float:
-        parts = surface.text.split()
-        named_total = sum(self.weight(p) for p in parts) or 1.0
+    def score(self, surface: Surface, named_total: float) -> float:
+        """`surface`'s score; `named_total` is the total weight of its words."""
+        text = surface.text
+        parts = text.split()
+        ratios = self.ratios
         # Per mention word: its best likeness to a word of the name, and the name's
-        # words it matches; each gram then only adds these up.
+        # words it matches (only for words matching some: `hits`); each gram then only
+        # adds these up. A hit's likeness also counts as a word of the name (`near`).
         best: dict[str, float] = {}
         matched: dict[str, frozenset[str]] = {}
+        near: dict[str, float] = {}
         for word in self.words:
-            ratios = {p: self.ratio(word, p) for p in parts}
-            best[word] = max(ratios.values())
-            matched[word] = frozenset(p for p, r in ratios.items() if r >= _TOKEN_MATCH)
-        hits = {w for w, found in matched.items() if found}
+            known = ratios.get(word)
+            if known is None:
+                known = ratios[word] = {}
+            top = 0.0
+            close: list[str] = []
+            for part in parts:
+                ratio = known.get(part)
+                if ratio is None:
+                    ratio = known[part] = 100.0 if word == part else fuzz.ratio(word, part)
+                if ratio > top:
+                    top = ratio
+                if ratio >= _TOKEN_MATCH:
+                    close.append(part)
+            best[word] = top
+            if close:
+                matched[word] = frozenset(close)
+                near[word] = 1.0 - (100.0 - top) * _FUZZY_STEEPNESS / 100.0
+        conflict = 1.0
         # Words on both sides that the other lacks: "regional inventory dataset" asks for
         # something else than "offline inventory dataset", not for it in other words.
-        named_words = frozenset().union(*(matched[w] for w in hits))
-        if hits and hits != self.words and not named_words.issuperset(parts):
-            strange = (
-                sum(self.weight(w) for w in sorted(self.words - hits) if best[w] < _STRANGE_BELOW)
-                / self.total
-            )
-            conflict = 1.0 - _CONFLICT * strange
-        else:
-            conflict = 1.0
-        score = 0.0
-        for size in (surface.size - 1, surface.size, surface.size + 1):
-            for gram, (gram_words, asked) in self.grams.get(size, {}).items():
-                # A gram with no word of the name can only match as one run-together
-                # word ("datalake"): then its length is close to the name's.
-                if hits.isdisjoint(gram_words) and abs(len(gram) - len(surface.text)) > 3:
-                    continue
-                close = sum(
-                    1.0 - (100.0 - best[w]) * _FUZZY_STEEPNESS / 100.0
-                    for w in gram_words
-                    if best[w] >= _TOKEN_MATCH
+        if matched and len(matched) < len(self.words):
+            named_words = frozenset().union(*matched.values())
+            if not named_words.issuperset(parts):
+                strange = (
+                    sum(
+                        self.weight(w)
+                        for w in sorted(self.words.difference(matched))
+                        if best[w] < _STRANGE_BELOW
+                    )
+                    / self.total
                 )
-                similarity = max(fuzz.ratio(gram, surface.text) / 100.0, close / len(gram_words))
-                if similarity <= score:
-                    continue
-                found = frozenset().union(*(matched[w] for w in gram_words))
-                named = sum(self.weight(p) for p in found) / named_total
-                score = max(score, similarity * (0.4 + 0.6 * asked) * (0.5 + 0.5 * named))
+                conflict = 1.0 - _CONFLICT * strange
+        length = len(text)
+        score = 0.0
+        for gram, (gram_words, asked) in self.grams_for(surface.size):
+            # Likeness and the share of the name matched are at most 1: a gram asking
+            # too little of the mention cannot beat the best so far, nor can the rest.
+            if (0.4 + 0.6 * asked) * _BOUND_SLACK < score:
+                break
+            hit = [w for w in gram_words if w in near]
+            # A gram with no word of the name can only match as one run-together
+            # word ("datalake"): then its length is close to the name's.
+            if not hit and abs(len(gram) - length) > 3:
+                continue
+            close_sum = sum([near[w] for w in hit])
+            similarity = max(fuzz.ratio(gram, text) / 100.0, close_sum / len(gram_words))
+            bound = similarity * (0.4 + 0.6 * asked)
+            if similarity <= score or bound * _BOUND_SLACK < score:
+                continue  # even matching the whole name, it scores no better
+            found = frozenset().union(*(matched[w] for w in hit))
+            named = sum(self.weight(p) for p in found) / named_total
+            score = max(score, bound * (0.5 + 0.5 * named))
         return score * conflict
 
 

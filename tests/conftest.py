@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import structlog
@@ -30,6 +31,10 @@ from bot.storage.engine import open_engine
 from bot.storage.migrate import upgrade
 from bot.storage.store import SqlStore
 from tests.fakes import MemoryQuestionLog
+from tests.slack_fake import FakeSlack
+
+if TYPE_CHECKING:
+    from tests.slack_env import Opsbot
 from tests.throwaway_postgres import start_server, stop_server
 
 POSTGRES_ENV = "OPSBOT_TEST_POSTGRES_URL"
@@ -141,3 +146,19 @@ async def store(engine: AsyncEngine) -> SqlStore:
     """A `SqlStore` on the fresh database, migrated to head."""
     await upgrade(engine)
     return SqlStore(engine)
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    """A fake Slack Web API on a loopback port (a module may override it, e.g. with users)."""
+    async with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def bot(tmp_path: Path, slack: FakeSlack) -> AsyncIterator[Opsbot]:
+    """opsbot serving the mini knowledge on SQLite, talking to `slack`."""
+    from tests.slack_env import running, slack_settings  # the whole app: only where used
+
+    async with running(slack_settings(tmp_path, slack), slack) as opsbot:
+        yield opsbot

@@ -8,7 +8,6 @@ import io
 import json
 import os
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -81,12 +80,6 @@ def knowledge(tmp_path: Path) -> Path:
     shutil.copytree(MINI, folder)
     (folder / "broken.yaml").write_text(BROKEN, encoding="utf-8")
     return folder
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        yield fake
 
 
 @pytest.fixture

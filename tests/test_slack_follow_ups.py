@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from bot.slack.blocks import ACTION_PICK
-from tests.slack_env import Opsbot, running, slack_settings
+from tests.slack_env import Opsbot
 from tests.slack_fake import FakeSlack, action_body, event_body
 
 JSON = "application/json"
 TS = "1700000001.000100"
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def bot(tmp_path: Path, slack: FakeSlack) -> AsyncIterator[Opsbot]:
-    async with running(slack_settings(tmp_path, slack), slack) as opsbot:
-        yield opsbot
 
 
 def mention(text: str, *, ts: str, user: str = "U1", thread: str | None = None) -> dict[str, Any]:

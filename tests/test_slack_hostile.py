@@ -6,15 +6,13 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 
 import pytest
 
 from bot.events import answer_payload, round_payload
 from bot.slack.blocks import ACTION_PICK, ACTION_VOTE
-from tests.slack_env import SECRET, Opsbot, eventually, running, slack_settings
+from tests.slack_env import SECRET, Opsbot, eventually
 from tests.slack_fake import (
     FakeSlack,
     action_body,
@@ -26,18 +24,6 @@ from tests.slack_fake import (
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def bot(tmp_path: Path, slack: FakeSlack) -> AsyncIterator[Opsbot]:
-    async with running(slack_settings(tmp_path, slack), slack) as opsbot:
-        yield opsbot
 
 
 async def server_errors(bot: Opsbot) -> float:

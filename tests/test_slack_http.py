@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +11,7 @@ import pytest
 from bot.events import feedback_payload, pick_payload
 from bot.model import Ref
 from bot.slack.blocks import ACTION_PICK, ACTION_SHARE, ACTION_VOTE
-from tests.slack_env import SECRET, Opsbot, eventually, running, slack_settings
+from tests.slack_env import SECRET, Opsbot, eventually
 from tests.slack_fake import (
     FakeSlack,
     action_body,
@@ -24,18 +22,6 @@ from tests.slack_fake import (
 )
 
 JSON = "application/json"
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def bot(tmp_path: Path, slack: FakeSlack) -> AsyncIterator[Opsbot]:
-    async with running(slack_settings(tmp_path, slack), slack) as opsbot:
-        yield opsbot
 
 
 def texts(blocks: list[dict[str, Any]]) -> str:

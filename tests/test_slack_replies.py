@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +24,6 @@ QUESTIONS = {
     "1700000003.000100": ("who is on mlp?", "ML Platform has 2 members"),
     "1700000004.000100": ("who owns model monitoring?", "Model monitoring is owned by"),
 }
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        yield fake
 
 
 def quick(tmp_path: Path, slack: FakeSlack, deadline: str = "10") -> Any:

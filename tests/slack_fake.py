@@ -565,8 +565,9 @@ class FakeSocketMode(_Server):
 # --- inbound requests, signed like Slack signs them ------------------------------------------
 
 
-def sign(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
-    """X-Slack-Request-Timestamp and X-Slack-Signature (v0) for `body`."""
+def sign(body: bytes, secret: str, timestamp: int | str | None = None) -> dict[str, str]:
+    """X-Slack-Request-Timestamp and X-Slack-Signature (v0) for `body`; a text timestamp is
+    signed exactly as given (malformed ones too)."""
     ts = int(time.time()) if timestamp is None else timestamp
     digest = hmac.new(secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
     return {"X-Slack-Request-Timestamp": str(ts), "X-Slack-Signature": f"v0={digest}"}

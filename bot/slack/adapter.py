@@ -229,12 +229,8 @@ class SlackAdapter:
         # One key for a message, whichever event brings it (app_mention, message.im)
         # and however often Slack retries it.
         key = f"slack:{body.get('team_id', '')}:{channel}:{ts}"
-        try:
-            if not await self.events.claim(key, self.clock.now()):
-                return
-        except StorageError as exc:
-            # Better a rare second answer than silence while the database is away.
-            log.warning("event_claim_failed", key=key, error=str(exc))
+        if not await self._first(key):
+            return
         direct = event.get("channel_type") == "im"
         # A mention in a channel is answered in its thread: the thread is the conversation.
         thread = event.get("thread_ts") or (None if direct else ts)
@@ -451,7 +447,7 @@ class SlackAdapter:
 
         async def guarded() -> None:
             try:
-                if once is not None and not await self._first_delivery(once):
+                if once is not None and not await self._first(once):
                     work.close()
                     return
                 await work
@@ -462,17 +458,15 @@ class SlackAdapter:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _first_delivery(self, once: str) -> bool:
-        """Claim a delivery; True unless some replica claimed it before (a replay)."""
+    async def _first(self, key: str) -> bool:
+        """Claim `key` (a message, a signed delivery) for every replica: True unless it was
+        claimed before (a retry, a replay). With the database away, True: better a rare
+        repeat than the request lost."""
         try:
-            first = await self.events.claim(once, self.clock.now())
+            return await self.events.claim(key, self.clock.now())
         except StorageError as exc:
-            # Better a rare replay acted on than the request itself lost with the database.
-            log.warning("delivery_claim_failed", error=str(exc))
+            log.warning("event_claim_failed", error=str(exc))
             return True
-        if not first:
-            log.info("slack_replay_ignored")
-        return first
 
     async def drain(self, seconds: float = 10.0) -> None:
         """Let work already started finish (at shutdown), for up to `seconds`."""

@@ -83,10 +83,12 @@ def test_link_builds_grams_no_longer_than_the_longest_name_plus_one(
     words = content(mention)
     assert len(words) >= 150
     assert engine.index.link(mention)
-    (built,) = counted.scorers
+    # Once for the mention, and at most once per narrowing of it by kind or parent.
+    assert 1 <= len(counted.scorers) <= 2 + index._MAX_WHOLES
     longest = engine.index.longest
-    assert max(built) <= longest + 1
-    assert sum(built.values()) <= len(words) * (longest + 1)
+    for built in counted.scorers:
+        assert max(built) <= longest + 1
+        assert sum(built.values()) <= len(words) * (longest + 1)
 
 
 @settings(
@@ -101,8 +103,9 @@ def test_any_run_of_names_is_scored_in_linear_work(
     mention = " ".join(normalize(all_names[i % len(all_names)]) for i in picks)
     counted.scorers.clear()
     engine.index.link(mention)
-    # One scorer for the mention, one more for its words besides kind words ("team").
-    assert 1 <= len(counted.scorers) <= 2
+    # One scorer for the mention, one more for its words besides kind words ("team"),
+    # and one per whole whose parts it may name.
+    assert 1 <= len(counted.scorers) <= 2 + index._MAX_WHOLES
     for built in counted.scorers:
         assert sum(built.values()) <= len(content(mention)) * (engine.index.longest + 1)
 

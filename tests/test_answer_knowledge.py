@@ -155,6 +155,50 @@ def test_catalog_questions_may_say_the_kind(
     assert asked(catalog, question) == want
 
 
+@pytest.mark.parametrize(
+    ("question", "want"),
+    [
+        # spec.system: the part of a named system that the other words pick out
+        ("who owns the website in the artist engagement portal", "component:www-artist"),
+        ("who owns the podcast website", "component:queue-proxy"),
+        ("who owns the audio playback library", "component:playback-sdk"),
+        ("who owns the java service in the podcast system", "component:podcast-api"),
+        ("who owns the go service in the audio playback system", "component:shuffle-api"),
+        # tags, along with the type
+        ("who owns the go website", "component:queue-proxy"),
+        ("who owns the java data service", "component:artist-lookup"),
+    ],
+)
+def test_catalog_entities_are_found_by_system_type_and_tags(
+    catalog: AnswerEngine, question: str, want: str
+) -> None:
+    """`spec.system`, `spec.type` and `tags` find an entity that no name of it says."""
+    assert asked(catalog, question) == ("owner", want)
+
+
+@pytest.mark.parametrize(
+    ("question", "want"),
+    [
+        ("who owns the podcast system", ("owner", "system:podcast")),
+        ("who owns the audio playback system", ("owner", "system:audio-playback")),
+        ("who owns the podcast api", ("owner", "component:podcast-api")),
+        ("what is the audio domain?", ("definition", "domain:audio")),
+    ],
+)
+def test_a_whole_named_with_its_kind_is_the_whole(
+    catalog: AnswerEngine, question: str, want: tuple[str, str]
+) -> None:
+    """A system asked with its kind word, or a name starting with it, is not one of its parts."""
+    assert asked(catalog, question) == want
+
+
+def test_several_parts_that_fit_are_asked_back(catalog: AnswerEngine) -> None:
+    """Two go services: which one is asked back, both offered."""
+    answer = catalog.answer("who owns the go service")
+    assert answer.intent == "unknown"
+    assert {str(r) for r in answer.suggestions} >= {"component:searcher", "component:shuffle-api"}
+
+
 def test_kind_word_in_a_name_is_still_the_name(catalog: AnswerEngine) -> None:
     """ "shuffle api" is a component named so, not an API called "shuffle"."""
     assert asked(catalog, "who owns the shuffle api") == ("owner", "component:shuffle-api")

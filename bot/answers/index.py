@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import defaultdict
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
@@ -30,6 +30,16 @@ _CONFLICT = 1.0
 #: A mention word this unlike every word of a name is strange to it; a closer one may
 #: be a typo of one of them.
 _STRANGE_BELOW = 70.0
+#: An entity picked out by what a question says of it alone ("the go website") is
+#: likely, not certain; more so with what it is part of named in full ("the website of
+#: the artist portal": the portal itself is not what is asked) ...
+_FITS = 0.9
+_FITS_PART = 0.95
+#: ... and asked back about when a few fit; more, and it names none of them.
+_MAX_FITTING = 3
+#: A mention is read as naming the parts of at most this many wholes (its longest runs
+#: naming one), so that a mention stringing many names together costs no more.
+_MAX_WHOLES = 2
 #: Float sums may exceed their exact bound by an ulp: bounds are widened this much.
 _BOUND_SLACK = 1.000001
 
@@ -145,24 +155,49 @@ class EntityIndex:
             sum(self.weight(p) for p in surface.text.split()) or 1.0 for surface in self.surfaces
         ]
         self.vocab = sorted(self.postings)
-        #: Words saying the kind ("component", "group") or type ("service") of an entity,
-        #: each with the entities it fits; kind words only for kinds the knowledge has.
+        #: Words saying the kind ("component", "group"), type ("service") or a tag ("java")
+        #: of an entity, each with the entities it fits; kind words only for kinds the
+        #: knowledge has. A word that is part of some name names, it does not qualify.
         self.qualifiers: dict[str, frozenset[Ref]] = {}
         by_kind: defaultdict[str, set[Ref]] = defaultdict(set)
-        by_type: defaultdict[str, set[Ref]] = defaultdict(set)
+        by_trait: defaultdict[str, set[Ref]] = defaultdict(set)
+        children: defaultdict[Ref, set[Ref]] = defaultdict(set)
+        tags: set[str] = set()
+        types: set[str] = set()
         for entity in knowledge:
             by_kind[entity.kind].add(entity.ref)
             kind_type = getattr(entity.spec, "type", None)
-            if isinstance(kind_type, str) and kind_type.strip():
-                words = content(fold(kind_type))
+            traits = [kind_type] if isinstance(kind_type, str) else []
+            for trait in (*traits, *entity.tags):
+                words = content(fold(trait))
                 if len(words) == 1:
-                    by_type[words[0]].add(entity.ref)
-        for word, refs in by_type.items():
-            if word not in self.postings:  # "model" in "model monitoring" names, not types
+                    by_trait[words[0]].add(entity.ref)
+                    if trait is not kind_type:
+                        tags.add(words[0])
+                    else:
+                        types.add(words[0])
+            parent = getattr(entity.spec, "part_of", None)
+            if isinstance(parent, Ref) and names is surface_names:  # not for link titles
+                children[parent].add(entity.ref)
+        # "model" in "model monitoring" names; "website" in a description still qualifies.
+        named = {w for s in self.surfaces if s.weight == 1.0 for w in s.text.split()}
+        for word, refs in by_trait.items():
+            if word not in named:
                 self.qualifiers[word] = frozenset(refs)
         for word, kind in KIND_WORDS.items():
             if by_kind.get(kind):
-                self.qualifiers[word] = frozenset(by_kind[kind] | by_type.get(word, set()))
+                self.qualifiers[word] = frozenset(by_kind[kind] | by_trait.get(word, set()))
+        #: Tags are weak evidence ("the mlops team" may be a team tagged "mlops" or one
+        #: named so): they only pick out an entity along with its type ("the go
+        #: website"), and never narrow a search by name (measured on the blind set).
+        self.tags_only = frozenset((tags - types - KIND_WORDS.keys()) & self.qualifiers.keys())
+        #: What is part of each entity (a system's components, a domain's systems and
+        #: theirs): "the website in the artist portal" is one of the portal's.
+        self.parts = {parent: frozenset(_descendants(parent, children)) for parent in children}
+        self.parent_sizes = sorted(
+            {s.size for s in self.surfaces if s.ref in self.parts and s.weight == 1.0},
+            reverse=True,
+        )
 
     def knows(self, word: str) -> bool:
         """Whether `word` (unstemmed) is part of some entity's name."""
@@ -184,25 +219,90 @@ class EntityIndex:
     def link(self, mention: str, kinds: Collection[str] | None = None) -> list[Match]:
         """Entities named by `mention` (normalised text), best first, one match per entity.
 
-        A mention that says the kind or type of what it names ("the petstore component",
-        "the artists API", "the audio domain", "the search service") is also read as the
-        rest of its words naming something of that kind.
+        A mention that says the kind, type or a tag of what it names ("the petstore
+        component", "the artists API", "the java service"), or what it is part of ("the
+        website of the artist portal"), is also read as the rest of its words naming
+        one of those; with no words left, as the one entity that fits them all.
         """
         words = content(mention)
         if not words:
             return []
-
         ranked = self._rank(words, kinds)
+        best = {m.ref: m for m in ranked}
+        wholes: set[Ref] = set()  # what a better match is part of: not what is asked
+        for among, rest, sure, whole in self._narrowings(words):
+            for match in self._among(among, rest, kinds, sure):
+                if match.ref not in best or match.score > best[match.ref].score:
+                    best[match.ref] = match
+                if whole is not None and match.score > best.get(whole, match).score:
+                    wholes.add(whole)
+        if len(best) > len(ranked) or wholes or any(best[m.ref] is not m for m in ranked):
+            ranked = sorted(
+                (m for ref, m in best.items() if ref not in wholes), key=lambda m: (-m.score, m.ref)
+            )
+        return _with_ambiguity(ranked)
+
+    def _narrowings(
+        self, words: list[str]
+    ) -> Iterator[tuple[frozenset[Ref], list[str], float, Ref | None]]:
+        """The entities the words saying a kind, type, tag or parent narrow a mention to,
+        each with the mention's other words, how sure one that alone fits is, and the
+        parent named."""
+        for among, rest in self._qualified(words, None):
+            yield among, rest, _FITS, None
+        wholes = [
+            (whole, start, size)
+            for size in self.parent_sizes
+            if size < len(words)
+            for start in range(len(words) - size + 1)
+            for whole in self._named(" ".join(words[start : start + size]))
+        ]
+        for whole, start, size in wholes[:_MAX_WHOLES]:
+            others = words[:start] + words[start + size :]
+            for among, rest in self._qualified(others, self.parts[whole]):
+                yield among, rest, _FITS_PART, whole
+
+    def _named(self, run: str) -> Iterator[Ref]:
+        """The entities with parts that `run` names exactly."""
+        for sid in self.exact.get(run, ()):
+            ref = self.surfaces[sid].ref
+            if ref in self.parts:
+                yield ref
+
+    def _qualified(
+        self, words: list[str], parts: frozenset[Ref] | None
+    ) -> Iterator[tuple[frozenset[Ref], list[str]]]:
         said = [w for w in words if w in self.qualifiers]
         rest = [w for w in words if w not in self.qualifiers]
-        if said and rest:
-            qualified = set().union(*(self.qualifiers[w] for w in said))
-            best = {m.ref: m for m in ranked}
-            for match in self._rank(rest, kinds, qualified):
-                if match.score > best.get(match.ref, match).score or match.ref not in best:
-                    best[match.ref] = match
-            ranked = sorted(best.values(), key=lambda m: (-m.score, m.ref))
-        return _with_ambiguity(ranked)
+        if rest or all(w in self.tags_only or w in KIND_WORDS for w in said):
+            said = [w for w in said if w not in self.tags_only]  # tags: words like others
+            rest = [w for w in words if w not in said]
+        if not said:
+            if parts is not None and rest:
+                yield parts, rest
+            return
+        sets = [self.qualifiers[w] for w in said]
+        among = _common(sets, parts)
+        traits = [w for w in said if w not in KIND_WORDS]
+        if not among and (traits or rest):
+            # "the go service of the audio system": "system" says the parent's kind.
+            among = _common([self.qualifiers[w] for w in traits], parts)
+        if not among and parts is None:
+            among = frozenset().union(*sets)
+        if among and (rest or traits):
+            yield among, rest
+
+    def _among(
+        self, among: frozenset[Ref], rest: list[str], kinds: Collection[str] | None, sure: float
+    ) -> list[Match]:
+        """Entities of `among` named by `rest`; with nothing left to name them, the one
+        (or few, to ask back about) that `among` holds."""
+        if rest:
+            return self._rank(rest, kinds, among)
+        fitting = sorted(r for r in among if kinds is None or r.kind in kinds)
+        if not 0 < len(fitting) <= _MAX_FITTING:
+            return []
+        return [Match(ref=ref, score=sure, surface="") for ref in fitting]
 
     def _rank(
         self, words: list[str], kinds: Collection[str] | None, among: set[Ref] | None = None
@@ -354,6 +454,25 @@ class _Scorer:
             named = sum(self.weight(p) for p in found) / named_total
             score = max(score, bound * (0.5 + 0.5 * named))
         return score * conflict
+
+
+def _common(sets: list[frozenset[Ref]], parts: frozenset[Ref] | None) -> frozenset[Ref]:
+    """What every one of `sets` (and `parts`, if given) holds."""
+    found = parts
+    for refs in sets:
+        found = refs if found is None else found & refs
+    return found or frozenset()
+
+
+def _descendants(parent: Ref, children: dict[Ref, set[Ref]]) -> set[Ref]:
+    found: set[Ref] = set()
+    todo = [parent]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found and child != parent:
+                found.add(child)
+                todo.append(child)
+    return found
 
 
 def _with_ambiguity(ranked: list[Match]) -> list[Match]:

@@ -305,7 +305,7 @@ class EntityIndex:
         return [Match(ref=ref, score=sure, surface="") for ref in fitting]
 
     def _rank(
-        self, words: list[str], kinds: Collection[str] | None, among: set[Ref] | None = None
+        self, words: list[str], kinds: Collection[str] | None, among: Collection[Ref] | None = None
     ) -> list[Match]:
         """Entities of `kinds` (and `among` these, if given) named by `words`."""
         total = sum(self.weight(w) for w in words)

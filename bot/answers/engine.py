@@ -390,11 +390,10 @@ class AnswerEngine:
         """
         refs = tuple(m.ref for m in close)
         share = close[0].score * close[0].score / sum(m.score for m in close) if close else 0.0
-        below = max(0.0, self.threshold - 0.0001)
         return Answer(
             intent="unknown",
             entity=None,
-            confidence=round(min(share, below), 4),
+            confidence=self._below(share),
             text=render.clarify(self.knowledge, refs, self._example_question(detected)),
             suggestions=refs,
             detail=detected.detail,
@@ -446,6 +445,10 @@ class AnswerEngine:
             intent="unknown", entity=None, confidence=0.0, text=render.too_long(MAX_QUESTION)
         )
 
+    def _below(self, confidence: float) -> float:
+        """The confidence of an answer not given: below the threshold, also once rounded."""
+        return round(min(confidence, max(0.0, self.threshold - 0.0001)), 4)
+
     def _unknown(
         self, suggestions: tuple[Ref, ...], best: float = 0.0, asked: IntentMatch | None = None
     ) -> Answer:
@@ -454,7 +457,7 @@ class AnswerEngine:
         return Answer(
             intent="unknown",
             entity=None,
-            confidence=round(min(best, 1.0), 4),
+            confidence=self._below(best),
             text=render.unknown(self.knowledge, suggestions),
             suggestions=suggestions,
             detail=None if asked is None else asked.detail,

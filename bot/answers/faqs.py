@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz, process
 
 from bot.answers.index import Match
+from bot.answers.related import related_words
 from bot.answers.text import fold, topic_words
 from bot.kb.knowledge import Knowledge
 from bot.model import OWNABLE_KINDS, Entity, FAQSpec, PracticeSpec, Ref, RoleSpec
@@ -35,6 +36,9 @@ LINKS = 0.7
 ANSWER = 0.7
 RELATED_NAME = 0.6
 RELATED_TEXT = 0.45
+#: How much a word related to a question word (`related.txt`) counts as that word
+#: (measured: 0.6 and 0.7 find more paraphrases but answer more how-tos wrongly).
+RELATED_WORD = 0.5
 #: Kinds whose names, met in an FAQ's text, lend it their words.
 _RELATED_KINDS = OWNABLE_KINDS | {"term", "practice"}
 #: The question's own weight is padded by this many average words: one shared word
@@ -191,6 +195,7 @@ class FaqIndex:
         # knowledge's text, not by names only.
         del weight
         self.vocabulary = Vocabulary(knowledge)
+        self.related = related_words()
         self.weight = self.vocabulary.weight
         names = _Names(knowledge)
         self.faqs: list[_Faq] = []
@@ -216,14 +221,20 @@ class FaqIndex:
         self._last: tuple[str, Match | None, Match | None] | None = None
 
     def _similar(self, word: str) -> dict[str, float]:
+        """The FAQ words like `word`: itself, a close spelling, or a related word."""
         if word in self.postings:
-            return {word: 1.0}
-        if len(word) < _FUZZY_MIN_LEN:
-            return {}
-        found = process.extract(
-            word, self.vocab, scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF, limit=3
-        )
-        return {choice: score / 100.0 for choice, score, _ in found}
+            similar = {word: 1.0}
+        elif len(word) < _FUZZY_MIN_LEN:
+            similar = {}
+        else:
+            found = process.extract(
+                word, self.vocab, scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF, limit=3
+            )
+            similar = {choice: score / 100.0 for choice, score, _ in found}
+        for other in self.related.get(word, ()):
+            if other in self.postings and other not in similar:
+                similar[other] = RELATED_WORD
+        return similar
 
     def best(self, question: str, *, asked_only: bool = False) -> Match | None:
         """The FAQ `question` (normalised text) most likely asks, with its score; with

@@ -16,7 +16,7 @@ from bot.model import Entity, Ref
 
 _FUZZY_MIN_LEN = 4
 _VOCAB_CUTOFF = 78.0
-_CANDIDATES = 30
+_CANDIDATES = 12
 _TOKEN_MATCH = 80.0
 _FUZZY_STEEPNESS = 2.5
 #: Within this margin of the runner-up, the top match is ambiguous ...

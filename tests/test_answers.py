@@ -158,3 +158,48 @@ def test_answers_are_remembered_within_bounds(engine: AnswerEngine) -> None:
     assert small.answer("who owns the feature store?") == first
     uncached = AnswerEngine(engine.knowledge, cache_size=0)
     assert uncached.answer("what is data drift") is not uncached.answer("what is data drift")
+
+
+#: Markup around a question, as Slack sends it: none of it changes what is asked.
+MARKUP = {
+    "mention": "<@U0123ABCD> {}",
+    "named mention": "<@U0123ABCD|opsbot> {}",
+    "emoji": ":wave: {} :thinking_face:",
+    "bold": "*{}*",
+    "italic": "_{}_",
+    "quote": "&gt; {}",
+    "broadcast": "<!here> {}",
+    "struck-out words": "~old question~ {}",
+    "code block after": "{}\n```\nTraceback (most recent call last): KeyError 500\n```",
+    "code block before": "```kubectl get pods -n serving```\n{}",
+    "bullet": "\u2022 {}",
+    "greeting": "hi\n{}",
+}
+
+
+@pytest.mark.parametrize("markup", sorted(MARKUP))
+def test_markup_around_a_question_changes_no_answer(engine: AnswerEngine, markup: str) -> None:
+    """Every question of the evaluation sets gets the same answer inside the markup."""
+    cases = load_cases(ROOT / "tests" / "data" / "questions.jsonl")
+    cases += load_cases(ROOT / "tests" / "data" / "questions-holdout.jsonl")
+    changed = [
+        c.question
+        for c in cases
+        if ask(engine, MARKUP[markup].format(c.question)) != ask(engine, c.question)
+    ]
+    assert changed == []
+
+
+def test_a_link_label_after_a_question_is_a_clause_of_its_own(engine: AnswerEngine) -> None:
+    for question, want in [
+        ("what is concept drift", ("definition", "term:concept-drift")),
+        ("fraud detecton model owner", ("owner", "area:fraud-detection-model")),
+    ]:
+        assert ask(engine, f"{question} <https://x.example.com/a|more context here>") == want
+
+
+def test_struck_text_and_code_blocks_are_not_read() -> None:
+    assert normalize("~who owns kafka~ who owns the feature store") == "who owns the feature store"
+    assert normalize("who owns x ```\nfeature store\n```") == "who owns x"
+    assert normalize("about ~3000 images") == "about 3000 images"  # a tilde, not a strike
+    assert normalize("unclosed ``` who owns x") == "unclosed who owns x"

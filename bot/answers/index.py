@@ -434,6 +434,7 @@ class _Scorer:
                 )
                 conflict = 1.0 - _CONFLICT * strange
         length = len(text)
+        part_weight = {p: self.weight(p) for p in parts}
         score = 0.0
         for gram, (gram_words, asked) in self.grams_for(surface.size):
             # Likeness and the share of the name matched are at most 1: a gram asking
@@ -450,8 +451,8 @@ class _Scorer:
             bound = similarity * (0.4 + 0.6 * asked)
             if similarity <= score or bound * _BOUND_SLACK < score:
                 continue  # even matching the whole name, it scores no better
-            found = frozenset().union(*(matched[w] for w in hit))
-            named = sum(self.weight(p) for p in found) / named_total
+            found = frozenset().union(*[matched[w] for w in hit])
+            named = sum([part_weight[p] for p in found]) / named_total
             score = max(score, bound * (0.5 + 0.5 * named))
         return score * conflict
 

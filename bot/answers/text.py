@@ -19,6 +19,9 @@ _SLACK_SPECIAL = re.compile(r"<![^<>]*>")
 _SLACK_LINK = re.compile(r"<((?:https?|mailto):[^<>|]*)(?:\|([^<>]*))?>")
 _TEAMS_AT = re.compile(r"<at>[^<]*</at>", re.IGNORECASE)
 _EMOJI = re.compile(r":[a-z0-9][a-z0-9_+'-]*:", re.IGNORECASE)
+#: A code block (a pasted log or config) and struck-out text are not what is asked.
+_CODE_BLOCK = re.compile(r"```[^`]*```")
+_STRUCK = re.compile(r"(?<![\w~])~[^~\s](?:[^~\n]*[^~\s])?~(?![\w~])")
 
 _CONTRACTIONS = (
     (re.compile(r"\b(who|what|where|how|that|it|there|here|when|which)'s\b"), r"\1 is"),
@@ -53,11 +56,17 @@ _BARE_CONTRACTIONS = {
 
 
 def strip_markup(text: str) -> str:
-    """Chat markup removed: mentions and emoji go, channel names and link labels stay."""
+    """Chat markup removed: mentions, emoji, code blocks and struck-out text go; channel
+    names stay, and link labels stay as a clause of their own (a question with "<url|see
+    the wiki>" after it is still the question)."""
+    if "```" in text:
+        text = _CODE_BLOCK.sub("\n", text)
+    if "~" in text:
+        text = _STRUCK.sub(" ", text)
     text = _SLACK_USER.sub(" ", text)
     text = _SLACK_CHANNEL.sub(lambda m: f" {m.group(1) or ''} ", text)
     text = _SLACK_SPECIAL.sub(" ", text)
-    text = _SLACK_LINK.sub(lambda m: f" {m.group(2) or ''} ", text)
+    text = _SLACK_LINK.sub(lambda m: f"; {m.group(2)};" if m.group(2) else " ", text)
     text = _TEAMS_AT.sub(" ", text)
     text = _EMOJI.sub(" ", text)
     # Slack escapes &, < and >; Teams and pasted HTML bring any entity (&#39;, &nbsp;).
@@ -78,7 +87,7 @@ def fold(text: str) -> str:
     if not text.isascii():  # ASCII is its own NFKD form, with no combining marks
         text = unicodedata.normalize("NFKD", text)
         text = "".join(c for c in text if not unicodedata.combining(c))
-    text = text.lower()
+    text = text.lower().replace("_", " ")  # "_what's up_": italics, or snake_case
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
     if "'" in text:  # every contraction has one
         for pattern, replacement in _CONTRACTIONS:

@@ -207,6 +207,13 @@ def asked(engine: AnswerEngine, question: str) -> tuple[str, str | None, str | N
          "Payments is led by Dana Lee; Search has no lead recorded."),
         ("what does Dana do?", "definition", "person:dana-lee", "role",
          "Dana Lee's role: Backend engineer."),
+        # real words are not typos of pattern words ("line" is not "link")
+        ("who is second in line for the billing service?", "owner", "area:billing-service",
+         "backup", "The backup for Billing service is Omar Haddad."),
+        ("who else knows the billing service", "owner", "area:billing-service", "backup",
+         "The backup for Billing service is Omar Haddad."),
+        ("where do people discuss the invoice exporter", "owner", "area:invoice-exporter",
+         "channel", "Ask about Invoice exporter in #payments"),
     ],
 )  # fmt: skip
 def test_specific_questions_lead_with_the_fact(
@@ -438,3 +445,25 @@ def test_weak_faq_matches_are_not_answered(question: str) -> None:
     """A how-to question that shares a word or two with an FAQ is not given that FAQ."""
     answer = _engines(0.6).answer(question)
     assert (answer.intent, answer.entity) == ("unknown", None)
+
+
+@pytest.mark.parametrize(
+    ("question", "entity"),
+    [
+        ("where do I ask about the recommendation model?", "area:recommendation-model"),
+        ("where do I ask about model monitoring?", "area:model-monitoring"),
+    ],
+)
+def test_a_fact_of_a_named_entity_beats_a_how_to_faq_sharing_a_word(
+    question: str, entity: str
+) -> None:
+    """ "where do I ask about X" is X's channel, not an FAQ that shares the word "model"."""
+    answer = _engines(0.6).answer(question)
+    assert (answer.intent, str(answer.entity), answer.detail) == ("owner", entity, "channel")
+
+
+def test_common_words_are_not_corrected_but_typos_are() -> None:
+    from bot.answers.intents import clean, correct
+
+    assert correct(clean("who is second in line for x"), lambda w: False).split()[4] == "line"
+    assert correct(clean("runbok for x"), lambda w: False).startswith("runbook")

@@ -217,7 +217,11 @@ class AnswerEngine:
             return self._command(text, intent, about)
         detected = detect(text)
         faq = self.faqs.best(text)
-        if faq is not None and PROCEDURAL.search(normal) and self._faq_sure(faq, howto=True):
+        howto = faq is not None and PROCEDURAL.search(normal) and self._faq_sure(faq, howto=True)
+        # "where do I ask about the feature store?" asks a fact of what it names: a how-to
+        # FAQ sharing a word with it must beat that entity, not merely the threshold.
+        fact = detected is not None and detected.detail is not None and not detected.weak
+        if howto and faq is not None and not fact:
             return self._faq(faq, howto=True)
         if detected is not None and detected.subjectless:
             return self._follow_up(detected, about)
@@ -227,6 +231,12 @@ class AnswerEngine:
         if detected.subjectless:
             return self._follow_up(detected, about)
         best = matches[0] if matches else None
+        if (
+            howto
+            and faq is not None
+            and (best is None or _faq_confidence(faq, howto=True) > best.score)
+        ):
+            return self._faq(faq, howto=True)
         # A question about an entity ("who owns X") is an FAQ only when asked the way
         # the FAQ is asked, not because the FAQ's answer mentions X.
         faq = self.faqs.best(text, asked_only=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -217,7 +219,8 @@ _PATTERNS = tuple((intent, re.compile(pattern)) for intent, pattern in _SOURCES)
 _FACT_NOUNS: dict[Detail, str] = {
     "backup": (
         r"backup|back up|backup (?:owner|contact|person|team)|secondary(?: owner| contact)?|"
-        r"second owner|deputy|fallback(?: owner| contact)?|stand in|standin|cover"
+        r"second owner|deputy|fallback(?: owner| contact)?|stand in|standin|cover|"
+        r"second in line|next in line"
     ),
     "oncall": (
         r"(?:on call|oncall|on duty)(?: person| engineer| rota| rotation| schedule| contact)?|"
@@ -270,6 +273,12 @@ _FACT_VERBS: tuple[tuple[Detail, str, bool], ...] = (
         "backup",
         rf"^who (?:is |are )?(?:backs? up|backing up|covers?(?: for)?|covering(?: for)?|"
         rf"stands? in for|standing in for|deputi[sz]es for) {_DET}(?P<x>.+)$",
+        False,
+    ),
+    (
+        "backup",
+        rf"^who else (?:knows|owns|works on|knows about|can help with|understands) "
+        rf"{_DET}(?P<x>.+)$",
         False,
     ),
     (
@@ -348,6 +357,13 @@ _FACT_VERBS: tuple[tuple[Detail, str, bool], ...] = (
     (
         "channel",
         rf"^where (?:does|do|is|are) {_DET}(?P<x>.+?) (?:hang out|hangs out|chat|talk)$",
+        False,
+    ),
+    (
+        "channel",
+        rf"^where (?:do|does|can|should|would) (?:people|folks|we|i|you|engineers|everyone) "
+        rf"(?:discuss|talk about|chat about|ask about|ask questions about|post about) "
+        rf"{_DET}(?P<x>.+)$",
         False,
     ),
     (
@@ -449,7 +465,7 @@ def correct(text: str, known: Callable[[str], bool]) -> str:
         limit = 1 if len(word) < 8 else 2
         found = process.extract(word, KEYWORDS, scorer=OSA.distance, score_cutoff=limit, limit=None)
         close = [keyword for keyword, _, _ in found if _is_typo(word, keyword)]
-        if close:
+        if close and not _common_word(word):
             # The nearest; among equals, one with the same first letter and length, then
             # the first in order: never whichever a hash seed put first.
             distance = {keyword: d for keyword, d, _ in found}
@@ -458,6 +474,22 @@ def correct(text: str, known: Callable[[str], bool]) -> str:
                 key=lambda k: (distance[k], k[0] != word[0], abs(len(k) - len(word)), k),
             )
     return " ".join(words)
+
+
+#: A word at least this frequent in English (pyspellchecker's counts: "line" 221,164,
+#: "dose" 10,621) is meant as typed, not a typo of a pattern word ("link", "does").
+_COMMON = 20_000
+
+
+@cache
+def _english() -> Any:
+    from spellchecker import SpellChecker  # 0.16 s: only once a word looks like a typo
+
+    return SpellChecker(distance=1).word_frequency
+
+
+def _common_word(word: str) -> bool:
+    return int(_english()[word]) >= _COMMON
 
 
 def _is_typo(word: str, keyword: str) -> bool:

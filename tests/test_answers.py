@@ -174,6 +174,14 @@ MARKUP = {
     "code block before": "```kubectl get pods -n serving```\n{}",
     "bullet": "\u2022 {}",
     "greeting": "hi\n{}",
+    "teams html": "<p><at>opsbot</at> {}</p>",
+    "line break tag": "{}<br>",
+    "cc someone": "{} cc <@U0456DEF>",
+    "an aside": "{} (asking in <#C0123|general>)",
+    "command typed": "/ops {}",
+    "apology first": "sorry if this is the wrong channel but {}",
+    "label first": "URGENT: {}",
+    "numbered": "1. {}",
 }
 
 

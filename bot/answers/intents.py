@@ -15,7 +15,8 @@ from bot.events import Detail, Intent
 
 _FILLER_START = re.compile(
     r"^(?:(?:hey|hi|hello|yo|ok|okay|so|and|also|um|hmm|please|pls|plz|quick question|"
-    r"question|opsbot|bot|sorry|folks|team|all|guys|everyone|"
+    r"question|opsbot|bot|sorry|folks|team|all|guys|everyone|urgent|asap|help|q|qq|"
+    r"quick q|[1-9]|"
     r"(?:can|could|would) (?:you|u) (?:please |pls )?(?:tell|show|remind) me|"
     r"(?:do|does) (?:you|anyone|anybody|somebody|someone) know|any idea|"
     r"i (?:want|need|would like|d like) to know|i am (?:wondering|looking for)|"
@@ -450,8 +451,19 @@ _LINK_FILLER = frozenset(
 )
 
 
+#: "sorry if this is the wrong channel but who owns X": what comes before "but" and a
+#: question is an apology or context.
+_LEAD_IN = re.compile(
+    r"^(?:(?:sorry|apologies|not sure|hope|hey|hi|hello)\b.*?\bbut |"
+    r".*?\bbut (?=(?:who|whos|what|whats|where|wheres|which|how|when|is|are|can|could|"
+    r"does|do|should|any|anyone)\b))"
+)
+
+
 def clean(text: str) -> str:
     """Greetings, politeness and other filler removed from both ends."""
+    if " but " in text:
+        text = _LEAD_IN.sub("", text, count=1)
     text = _FILLER_START.sub("", text)
     return _FILLER_END.sub("", text).strip()
 

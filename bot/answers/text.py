@@ -21,6 +21,13 @@ _TEAMS_AT = re.compile(r"<at>[^<]*</at>", re.IGNORECASE)
 _EMOJI = re.compile(r":[a-z0-9][a-z0-9_+'-]*:", re.IGNORECASE)
 #: A code block (a pasted log or config) and struck-out text are not what is asked.
 _CODE_BLOCK = re.compile(r"```[^`]*```")
+#: "cc @alice", "fyi @bob": who is told, not what is asked.
+_CC_USER = re.compile(r"\b(?:cc|fyi|ping|\+)\s*:?\s*(?=<@)", re.IGNORECASE)
+#: HTML as Teams (and pasted rich text) sends it: block tags end a clause, inline ones go.
+_HTML_BLOCK = re.compile(r"</?(?:p|br|div|li|ul|ol|h[1-6]|blockquote|pre|tr|td)\b[^<>]*>", re.I)
+_HTML_INLINE = re.compile(r"</?(?:span|b|i|em|strong|u|s|code|a|font|small)\b[^<>]*>", re.I)
+#: A command word typed before the question ("/ops who owns X" in a message).
+_COMMAND = re.compile(r"^\s*/[a-z][\w-]*\s+", re.IGNORECASE)
 _STRUCK = re.compile(r"(?<![\w~])~[^~\s](?:[^~\n]*[^~\s])?~(?![\w~])")
 
 _CONTRACTIONS = (
@@ -55,25 +62,40 @@ _BARE_CONTRACTIONS = {
 }
 
 
+def _link_label(link: re.Match[str]) -> str:
+    """A link's label, as words of the sentence it is in, or as a clause of its own when
+    it ends the message ("who owns X? <url|see the wiki>")."""
+    label = link.group(2)
+    if not label:
+        return " "
+    return f"; {label}" if not link.string[link.end() :].strip() else f" {label} "
+
+
 def strip_markup(text: str) -> str:
-    """Chat markup removed: mentions, emoji, code blocks and struck-out text go; channel
-    names stay, and link labels stay as a clause of their own (a question with "<url|see
-    the wiki>" after it is still the question)."""
+    """Chat markup removed: mentions (with a "cc" before them), emoji, code blocks,
+    struck-out text, HTML tags and a command word typed first go; channel names and link
+    labels stay."""
+    if text.lstrip().startswith("/"):
+        text = _COMMAND.sub("", text, count=1)
     if "```" in text:
         text = _CODE_BLOCK.sub("\n", text)
+    if "<" in text:
+        text = _HTML_BLOCK.sub("\n", text)
+        text = _HTML_INLINE.sub(" ", text)
+        text = _CC_USER.sub(" ", text)
     if "~" in text:
         text = _STRUCK.sub(" ", text)
     text = _SLACK_USER.sub(" ", text)
     text = _SLACK_CHANNEL.sub(lambda m: f" {m.group(1) or ''} ", text)
     text = _SLACK_SPECIAL.sub(" ", text)
-    text = _SLACK_LINK.sub(lambda m: f"; {m.group(2)};" if m.group(2) else " ", text)
+    text = _SLACK_LINK.sub(_link_label, text)
     text = _TEAMS_AT.sub(" ", text)
     text = _EMOJI.sub(" ", text)
     # Slack escapes &, < and >; Teams and pasted HTML bring any entity (&#39;, &nbsp;).
     return html.unescape(text) if "&" in text else text
 
 
-_CLAUSE_BREAK = re.compile(r"[?!;\n]+|\.(?:\s+|$)|:\s+|\s[-\u2013\u2014]+\s|,\s*")
+_CLAUSE_BREAK = re.compile(r"[?!;\n()\[\]]+|\.(?:\s+|$)|:\s+|\s[-\u2013\u2014]+\s|,\s*")
 
 
 def clauses(text: str) -> list[str]:

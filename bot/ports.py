@@ -336,3 +336,41 @@ class Messenger(Protocol):
     async def report(self, channel: str, text: Styled, chart: bytes | None, title: str) -> None:
         """Post a round's summary (and its chart) to a channel."""
         ...
+
+
+# -- people on platforms that need a stored conversation (Teams) --------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChatAddress:
+    """Where the bot can write to one person, or one channel, on a platform that only lets a
+    bot write where it was installed or spoken to (Teams: a conversation reference)."""
+
+    platform: str  # "teams"
+    #: The person's stable id on the platform (Teams: the Entra object id), or for a
+    #: channel its conversation id.
+    key: str
+    kind: Literal["person", "channel"]
+    service_url: str
+    tenant_id: str | None = None
+    #: The person's user id for the platform's API (Teams: "29:..."), None for a channel.
+    user_id: str | None = None
+    name: str | None = None
+    email: str | None = None
+    #: The 1:1 conversation with the person (created on first need), or the channel.
+    conversation_id: str | None = None
+    bot_id: str | None = None
+    updated_at: datetime = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class AddressBook(Protocol):
+    """The conversation references a platform handed the bot, kept current."""
+
+    async def remember(self, address: ChatAddress) -> None:
+        """Store `address`, or update the stored one with what it newly knows (a missing
+        conversation id or e-mail never erases a known one)."""
+        ...
+
+    async def addresses(self, platform: str) -> list[ChatAddress]:
+        """Every address known on `platform`."""
+        ...

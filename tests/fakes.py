@@ -11,6 +11,7 @@ from bot.errors import DeliveryFailed, StorageError, Unreachable
 from bot.model import Entity, PersonSpec
 from bot.ports import (
     AskedQuestion,
+    ChatAddress,
     Delivered,
     Gap,
     NudgeMessage,
@@ -193,3 +194,30 @@ class RecordingMessenger:
 
 class _Crash(BaseException):
     """Stands for a process killed mid-send: nothing catches it."""
+
+
+class MemoryAddressBook:
+    """The `AddressBook` port in memory, with the SQL one's merge rules."""
+
+    _KEPT = ("tenant_id", "user_id", "name", "email", "conversation_id", "bot_id")
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], ChatAddress] = {}
+
+    async def remember(self, address: ChatAddress) -> None:
+        old = self.rows.get((address.platform, address.key))
+        if old is None:
+            self.rows[(address.platform, address.key)] = address
+            return
+        first, second = (address, old) if address.updated_at >= old.updated_at else (old, address)
+        kept = {
+            name: getattr(first, name)
+            if getattr(first, name) is not None
+            else getattr(second, name)
+            for name in self._KEPT
+        }
+        merged = replace(first, updated_at=max(old.updated_at, address.updated_at), **kept)
+        self.rows[(address.platform, address.key)] = merged
+
+    async def addresses(self, platform: str) -> list[ChatAddress]:
+        return [a for (p, _), a in sorted(self.rows.items()) if p == platform]

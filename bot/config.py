@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
@@ -13,6 +14,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -24,6 +26,7 @@ from pydantic_settings import (
 from bot.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///opsbot.db"
+_GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _TOKEN_PREFIXES = {
     "slack_bot_token": ("xoxb-", "a Slack bot token"),
     "slack_app_token": ("xapp-", "a Slack app-level token"),
@@ -98,6 +101,32 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("SLACK_CLIENT_SECRET")
     )
 
+    teams_app_id: str | None = Field(default=None, validation_alias=AliasChoices("TEAMS_APP_ID"))
+    teams_app_password: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("TEAMS_APP_PASSWORD")
+    )
+    teams_tenant_id: str | None = Field(
+        default=None, validation_alias=AliasChoices("TEAMS_TENANT_ID")
+    )
+    teams_openid_metadata_url: str = Field(
+        default="https://login.botframework.com/v1/.well-known/openidconfiguration",
+        validation_alias=AliasChoices("TEAMS_OPENID_METADATA_URL"),
+    )
+    teams_login_url: str = Field(
+        default="https://login.microsoftonline.com",
+        validation_alias=AliasChoices("TEAMS_LOGIN_URL"),
+    )
+    #: Local development only: Teams activities without a token (warned at every start).
+    teams_allow_anonymous: bool = Field(
+        default=False, validation_alias=AliasChoices("TEAMS_ALLOW_ANONYMOUS")
+    )
+    teams_reply_deadline_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        validation_alias=AliasChoices("OPSBOT_TEAMS_REPLY_DEADLINE_SECONDS"),
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -145,6 +174,37 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("use an http(s) URL such as https://slack.com/api/")
         return value if value is None or value.endswith("/") else value + "/"
+
+    @field_validator("teams_openid_metadata_url", "teams_login_url")
+    @classmethod
+    def _http_url(cls, value: str, info: ValidationInfo) -> str:
+        if not value.startswith(("http://", "https://")) or len(value.split("/")[2:3][0]) == 0:
+            raise ValueError("use an http(s) URL")
+        return value.rstrip("/") if info.field_name == "teams_login_url" else value
+
+    @field_validator("teams_app_id", "teams_tenant_id")
+    @classmethod
+    def _guid(cls, value: str | None) -> str | None:
+        if value is not None and not _GUID.fullmatch(value.strip()):
+            raise ValueError("use the GUID from the Azure portal (8-4-4-4-12 hex digits)")
+        return None if value is None else value.strip()
+
+    @model_validator(mode="after")
+    def _teams_complete(self) -> Settings:
+        given = {
+            "TEAMS_APP_ID": self.teams_app_id,
+            "TEAMS_APP_PASSWORD": self.teams_app_password,
+            "TEAMS_TENANT_ID": self.teams_tenant_id,
+        }
+        missing = [name for name, value in given.items() if value is None]
+        if 0 < len(missing) < len(given):
+            raise ValueError(f"Teams needs {', '.join(missing)} too (or none of the three)")
+        return self
+
+    @property
+    def teams_enabled(self) -> bool:
+        """Teams answers at /api/messages: app id, password and tenant are all set."""
+        return self.teams_app_id is not None
 
     @property
     def spool_path(self) -> Path:

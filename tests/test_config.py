@@ -55,6 +55,10 @@ def test_values_are_read_and_typed() -> None:
         ("SLACK_BOT_TOKEN", "not-a-token"),
         ("SLACK_APP_TOKEN", "xoxb-wrong-kind"),
         ("OPSBOT_ANSWER_THRESHOLD", "1.5"),
+        ("TEAMS_APP_ID", "my-bot"),
+        ("TEAMS_TENANT_ID", "contoso.onmicrosoft.com"),
+        ("TEAMS_LOGIN_URL", "login.microsoftonline.com"),
+        ("TEAMS_OPENID_METADATA_URL", "https://"),
     ],
 )
 def test_bad_value_names_the_variable(name: str, value: str) -> None:
@@ -97,3 +101,28 @@ def test_the_spool_is_beside_the_sqlite_file_unless_set(
 ) -> None:
     """Records wait for the database in OPSBOT_SPOOL_DIR, else beside SQLite, else ./spool."""
     assert load_settings(environ).spool_path == spool
+
+
+APP_ID = "11111111-2222-3333-4444-555555555555"
+TENANT = "66666666-7777-8888-9999-000000000000"
+
+
+def test_teams_is_on_with_app_id_password_and_tenant() -> None:
+    """All three Teams settings switch it on; the identity URLs default to Microsoft's."""
+    assert load_settings({}).teams_enabled is False
+    settings = load_settings(
+        {"TEAMS_APP_ID": APP_ID, "TEAMS_APP_PASSWORD": "pw-secret", "TEAMS_TENANT_ID": TENANT}
+    )
+    assert settings.teams_enabled is True
+    assert settings.teams_login_url == "https://login.microsoftonline.com"
+    assert settings.teams_openid_metadata_url.endswith("/.well-known/openidconfiguration")
+    assert "pw-secret" not in repr(settings)
+    assert settings.teams_allow_anonymous is False
+
+
+def test_part_of_the_teams_settings_names_what_is_missing() -> None:
+    """Two of the three Teams settings fail at start, naming the third."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"TEAMS_APP_ID": APP_ID, "TEAMS_APP_PASSWORD": "pw-secret"})
+    assert "TEAMS_TENANT_ID" in str(caught.value)
+    assert "pw-secret" not in str(caught.value)

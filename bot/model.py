@@ -175,7 +175,8 @@ class CheckInSpec:
     questions: tuple[CheckInQuestion, ...]
     remind_after: timedelta | None = None
     close_after: timedelta = timedelta(days=1)
-    report_to: str | None = None
+    #: Where round reports go: a Slack channel ("#mlops"), a Teams channel ("teams:<id>").
+    report_to: tuple[str, ...] = ()
     anonymous: bool = False
 
 

@@ -333,15 +333,14 @@ class CheckinService:
         rounds = await self.store.take_closing(now)
         for round_ in rounds:
             checkin = self.knowledge().get(Ref(kind="checkin", name=round_.checkin))
-            if checkin is None or _spec(checkin).report_to is None:
+            if checkin is None or not _spec(checkin).report_to:
                 continue
             text, chart = await self.report(checkin, round_)
-            try:
-                await self._messenger.report(
-                    str(_spec(checkin).report_to), text, chart, checkin.title
-                )
-            except DeliveryFailed as exc:
-                log.warning("report_failed", checkin=round_.checkin, error=str(exc))
+            for channel in _spec(checkin).report_to:
+                try:
+                    await self._messenger.report(channel, text, chart, checkin.title)
+                except DeliveryFailed as exc:
+                    log.warning("report_failed", checkin=round_.checkin, error=str(exc))
         return len(rounds)
 
     # -- reports ---------------------------------------------------------------------

@@ -471,7 +471,7 @@ class _Document:
             questions=questions,
             remind_after=remind_after,
             close_after=close_after,
-            report_to=raw.report_to,
+            report_to=_report_targets(raw.report_to),
             anonymous=raw.anonymous,
         )
 
@@ -545,3 +545,13 @@ class _Document:
 
 def _comment_hint(word: str) -> str:
     return f'`{word}` starts a YAML comment: quote it ("{word}")'
+
+
+def _report_targets(raw: str | s.ReportToIn | None) -> tuple[str, ...]:
+    """Report channels per platform: a bare string is Slack's, Teams' are `teams:<id>`."""
+    if raw is None:
+        return ()
+    if isinstance(raw, str):
+        return (raw,)
+    found = [raw.slack] if raw.slack else []
+    return (*found, *((f"teams:{raw.teams}",) if raw.teams else ()))

@@ -114,6 +114,11 @@ class QuestionIn(_Raw):
     max: int = 5
 
 
+class ReportToIn(_Raw):
+    slack: str | None = None
+    teams: str | None = None
+
+
 class CheckInIn(_Raw):
     schedule: str
     timezone: str = "recipient"
@@ -121,7 +126,8 @@ class CheckInIn(_Raw):
     questions: list[QuestionIn] = Field(min_length=1)
     remind_after: str | None = None
     close_after: str = "1d"
-    report_to: str | None = None
+    #: A Slack channel ("#mlops"), or the channels per platform: {slack: ..., teams: ...}.
+    report_to: str | ReportToIn | None = None
     anonymous: bool = False
 
 

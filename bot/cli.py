@@ -66,6 +66,22 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("name", help="the check-in's name")
     report.add_argument("--format", choices=("text", "csv", "png"), default="text")
     report.add_argument("--output", "-o", help="file to write (default: standard output)")
+    teams = commands.add_parser("teams", help="Microsoft Teams tools")
+    teams_commands = teams.add_subparsers(
+        dest="teams_command", required=True, metavar="TEAMS_COMMAND"
+    )
+    manifest = teams_commands.add_parser(
+        "manifest", help="write the Teams app package (manifest.json and icons, zipped)"
+    )
+    manifest.add_argument("--out", type=Path, required=True, metavar="DIR", help="where to write")
+    manifest.add_argument("--app-id", help="the bot's Microsoft app ID (default: TEAMS_APP_ID)")
+    manifest.add_argument("--app-version", help="MAJOR.MINOR.PATCH (default: opsbot's version)")
+    manifest.add_argument("--name", default="opsbot", help="the app's name in Teams")
+    manifest.add_argument("--developer", help="publisher name shown in Teams")
+    manifest.add_argument("--website-url", help="publisher website (https://)")
+    manifest.add_argument("--privacy-url", help="privacy statement (https://)")
+    manifest.add_argument("--terms-url", help="terms of use (https://)")
+
     commands.add_parser("serve", help="run the HTTP server")
     commands.add_parser("run", help="serve when a chat platform is configured, else chat")
     return parser
@@ -259,6 +275,40 @@ def _write(path: str | None, content: bytes) -> int:
     return EXIT_OK
 
 
+def _teams(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import replace
+
+    from bot.teams.manifest import Developer, app_version, write_package
+
+    app_id = args.app_id or settings.teams_app_id
+    if not app_id or not app_id.strip():
+        print("opsbot: give --app-id or set TEAMS_APP_ID (the bot's app ID)", file=sys.stderr)
+        return EXIT_USAGE
+    given = {
+        "name": args.developer,
+        "website_url": args.website_url,
+        "privacy_url": args.privacy_url,
+        "terms_url": args.terms_url,
+    }
+    developer = replace(Developer(), **{k: v for k, v in given.items() if v is not None})
+    try:
+        path = write_package(
+            args.out,
+            app_id=app_id,
+            version=args.app_version or app_version(),
+            name=args.name,
+            developer=developer,
+        )
+    except ConfigError as exc:
+        print(f"opsbot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"opsbot: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(path)
+    return EXIT_OK
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
@@ -284,6 +334,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "gaps": _gaps,
     "chat": _chat,
     "report": _report,
+    "teams": _teams,
     "serve": _serve,
     "run": _run,
 }

@@ -1,0 +1,1 @@
+"""Microsoft Teams: the Bot Framework adapter, its cards, tokens, connector and app package."""

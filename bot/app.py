@@ -6,12 +6,13 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 import structlog
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, send_async_response
@@ -32,17 +33,24 @@ from bot.handlers import Handlers
 from bot.kb import Knowledge, LeftOut, serve_knowledge
 from bot.kb.files import fingerprint
 from bot.metrics import Metrics
+from bot.platforms import Platforms
 from bot.ports import Clock, Messenger, SystemClock, Telemetry
 from bot.rounds import CheckinService
 from bot.scheduler import ticking
 from bot.slack.adapter import SlackAdapter
 from bot.slack.client import Pacing, post_pacing, web_client
 from bot.slack.messenger import SlackMessenger
+from bot.storage.addresses import SqlAddressBook
 from bot.storage.checkins import SqlCheckinStore
 from bot.storage.engine import open_engine, safe_url
 from bot.storage.migrate import upgrade
 from bot.storage.store import SqlStore
 from bot.storage.writer import QuestionWriter
+from bot.teams.adapter import TeamsAdapter
+from bot.teams.auth import BotTokens, InboundTokens
+from bot.teams.cards import TeamsRenderer
+from bot.teams.connector import Connector
+from bot.teams.messenger import TeamsMessenger
 from bot.web import Served
 
 #: The bot scopes of slack-manifest.yaml, asked for by multi-workspace installs.
@@ -152,11 +160,16 @@ class Bot:
         self.handlers = self._handlers(service)
         return service
 
-    def tick_with(self, service: CheckinService) -> Callable[[], Awaitable[object]]:
-        """The periodic work: pick up edited knowledge, then run the check-ins."""
+    def tick_with(
+        self, service: CheckinService, before: Sequence[Callable[[], Awaitable[None]]] = ()
+    ) -> Callable[[], Awaitable[object]]:
+        """The periodic work: pick up edited knowledge (and `before`: the platforms'
+        conversation references), then run the check-ins."""
 
         async def tick() -> object:
             self.reload_if_changed()
+            for step in before:
+                await step()
             result = await service.tick()
             await self.forget_old_claims()
             return result
@@ -242,23 +255,36 @@ async def open_bot(
 
 @asynccontextmanager
 async def serving(settings: Settings, *, clock: Clock | None = None) -> AsyncIterator[Served]:
-    """What `opsbot serve` runs on: the bot, its metrics, and Slack when configured."""
+    """What `opsbot serve` runs on: the bot, its metrics, and Slack and Teams when configured."""
     metrics = Metrics()
     async with open_bot(settings, clock=clock, telemetry=metrics) as bot, AsyncExitStack() as stack:
         slack = None
+        teams = None
+        messengers: list[Messenger] = []
+        refresh: list[Callable[[], Awaitable[None]]] = []
         if settings.slack_enabled:
             # One pacing: replies go at once, nudges keep the pace, a 429 pauses both.
             pacing = post_pacing(
                 settings.slack_posts_per_second,
                 per_channel=settings.slack_channel_posts_per_second,
             )
-            client = slack_client(settings, pacing)
             nudges = slack_client(settings, pacing, bulk=True)
-            service = bot.enable_checkins(SlackMessenger(nudges, metrics))
-            await stack.enter_async_context(
-                ticking(bot.tick_with(service), seconds=settings.tick_seconds)
+            messengers.append(SlackMessenger(nudges, metrics))
+        if settings.teams_enabled:
+            session = await stack.enter_async_context(aiohttp.ClientSession())
+            teams, messenger = teams_adapter(bot, metrics, session)
+            stack.push_async_callback(teams.drain)
+            messengers.append(messenger)
+            refresh.append(messenger.refresh)
+        if messengers:
+            service = bot.enable_checkins(
+                messengers[0] if len(messengers) == 1 else Platforms(messengers)
             )
-            slack = slack_adapter(bot, metrics, client)
+            await stack.enter_async_context(
+                ticking(bot.tick_with(service, before=refresh), seconds=settings.tick_seconds)
+            )
+        if settings.slack_enabled:  # after check-ins: its handlers answer check-in commands
+            slack = slack_adapter(bot, metrics, slack_client(settings, pacing))
             stack.push_async_callback(slack.drain)
             if settings.slack_app_token is not None:
                 token = settings.slack_app_token.get_secret_value()
@@ -269,9 +295,79 @@ async def serving(settings: Settings, *, clock: Clock | None = None) -> AsyncIte
             ready=bot.readiness,
             metrics=metrics,
             slack=slack,
+            teams=teams,
             flush=bot.questions.flush,
             knowledge=bot.knowledge_status,
         )
+
+
+def teams_adapter(
+    bot: Bot, metrics: Metrics, session: aiohttp.ClientSession
+) -> tuple[TeamsAdapter, TeamsMessenger]:
+    """Teams: tokens checked against TEAMS_OPENID_METADATA_URL, replies and nudges through
+    the Bot Connector with tokens from TEAMS_LOGIN_URL."""
+    settings = bot.settings
+    assert settings.teams_app_id and settings.teams_app_password and settings.teams_tenant_id
+    app_id, tenant = settings.teams_app_id, settings.teams_tenant_id
+    tokens = None
+    if settings.teams_allow_anonymous:
+        log.warning("teams_anonymous", detail="TEAMS_ALLOW_ANONYMOUS: tokens are not checked")
+    else:
+        tokens = InboundTokens(
+            app_id=app_id,
+            tenant_id=tenant,
+            openid_metadata_url=settings.teams_openid_metadata_url,
+            session=session,
+        )
+    bot_tokens = BotTokens(
+        app_id=app_id,
+        app_password=settings.teams_app_password.get_secret_value(),
+        tenant_id=tenant,
+        session=session,
+        login_url=settings.teams_login_url,
+    )
+    connector = Connector(
+        session,
+        bot_tokens,
+        deadline=settings.teams_reply_deadline_seconds,
+        on_retry=lambda method, status: metrics.platform_error("teams", method, str(status)),
+    )
+    addresses = SqlAddressBook(bot.engine)
+    messenger = TeamsMessenger(
+        connector=connector,
+        addresses=addresses,
+        cards=lambda: renderer(),
+        bot_id=app_id,
+        clock=bot.clock,
+        counter=metrics,
+    )
+    renderers: dict[int, TeamsRenderer] = {}
+
+    def renderer() -> TeamsRenderer:
+        """One renderer per knowledge (a reload brings a new one)."""
+        knowledge = bot.answers.knowledge
+        found = renderers.get(id(knowledge))
+        if found is None:
+            renderers.clear()
+            found = renderers[id(knowledge)] = TeamsRenderer(
+                knowledge, lambda ref: messenger.teams_user(knowledge.get(ref))
+            )
+        return found
+
+    adapter = TeamsAdapter(
+        handlers=lambda: bot.handlers,
+        events=bot.store,
+        addresses=addresses,
+        clock=bot.clock,
+        telemetry=metrics,
+        tokens=tokens,
+        bot_tokens=bot_tokens,
+        connector=connector,
+        renderer=renderer,
+        app_id=app_id,
+        learned=messenger.learn,
+    )
+    return adapter, messenger
 
 
 class SocketMode(AsyncSocketModeHandler):

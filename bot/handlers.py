@@ -30,7 +30,7 @@ from bot.events import (
     Reply,
 )
 from bot.kb.problems import LeftOut
-from bot.ports import AskedQuestion, Clock, QuestionLog, Telemetry, Vote
+from bot.ports import AskedQuestion, Clock, NudgeMessage, QuestionLog, Telemetry, Vote
 from bot.rounds import CheckinService
 
 log = structlog.get_logger(__name__)
@@ -169,6 +169,18 @@ class Handlers:
             return await self._checkins.open_checkins(user)
         except StorageError:
             return []
+
+    async def nudge_view(
+        self, user: str, round_id: int
+    ) -> tuple[NudgeMessage, dict[str, str], bool] | None:
+        """`user`'s nudge in `round_id`, their answers and whether it is open (None when
+        check-ins are off, the nudge is not theirs, or the database is away)."""
+        if self._checkins is None:
+            return None
+        try:
+            return await self._checkins.nudge_view(user, round_id)
+        except StorageError:
+            return None
 
     def knowledge_problems(self, user: str) -> Sequence[LeftOut]:
         """What of the knowledge was left out, for an admin's eyes only (else nothing)."""

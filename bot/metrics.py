@@ -67,6 +67,14 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.assumed_sent = Counter(
+            "opsbot_nudges_assumed_sent",
+            "Check-in nudges whose sending was cut short (a crash) and that could not be"
+            " looked up on the platform (Teams), taken as sent: at most once, maybe never.",
+            ["platform"],
+            registry=self.registry,
+        )
+
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         self._request_count(route, method, status).inc()
         self._route_latency(route).observe(seconds)
@@ -99,6 +107,9 @@ class Metrics:
 
     def refused(self, kind: str) -> None:
         self.records_refused.labels(kind=kind).inc()
+
+    def ambiguous_send(self, platform: str) -> None:
+        self.assumed_sent.labels(platform=platform).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

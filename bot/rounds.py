@@ -490,12 +490,31 @@ class CheckinService:
                 found.append((checkin.title, nudge.round_key))
         return found
 
+    async def nudge_view(
+        self, user: str, round_id: int
+    ) -> tuple[NudgeMessage, dict[str, str], bool] | None:
+        """The nudge `user` got in `round_id`, their answers so far and whether the round
+        still takes answers: what a platform shows when it updates the nudge in place."""
+        nudge = await self.store.nudge_for(round_id, user)
+        round_ = await self.store.round(round_id)
+        if nudge is None or round_ is None or nudge.user is None:
+            return None
+        checkin = self.knowledge().get(Ref(kind="checkin", name=nudge.checkin))
+        if checkin is None:
+            return None
+        answers = {
+            a.question: a.value
+            for a in await self.store.answers(round_id)
+            if a.person == nudge.person
+        }
+        return self._message(checkin, nudge), answers, round_.is_open(self._clock.now())
+
     # -- manual rounds and admin -----------------------------------------------------
 
     def is_admin(self, user: str | None) -> bool:
         if user is None:
             return False
-        if user in self._admins:
+        if user in self._admins or user.removeprefix("teams:") in self._admins:
             return True
         for person in self.knowledge().of_kind("person"):
             if self._messenger.address(person) == user and isinstance(person.spec, PersonSpec):

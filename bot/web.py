@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.slack.adapter import MAX_BODY, HttpResult, SlackAdapter
+from bot.teams.adapter import TeamsAdapter
 
 log = structlog.get_logger(__name__)
 
@@ -28,6 +29,7 @@ class Served:
     ready: Probe
     metrics: Metrics
     slack: SlackAdapter | None = None
+    teams: TeamsAdapter | None = None
     flush: Callable[[], Awaitable[None]] | None = None  # writes what is queued (questions)
     knowledge: Callable[[], Mapping[str, object]] | None = None  # /readyz detail
 
@@ -51,6 +53,7 @@ def create_app(lifecycle: Callable[[], AbstractAsyncContextManager[Served]]) -> 
     app.router.add_post("/slack/events", _slack_events)
     app.router.add_get("/slack/install", _slack_oauth)
     app.router.add_get("/slack/oauth_redirect", _slack_oauth)
+    app.router.add_post("/api/messages", _teams_messages)
     return app
 
 
@@ -118,6 +121,13 @@ async def _slack_oauth(request: web.Request) -> web.Response:
         return web.Response(status=404, text="Slack is not configured")
     result = await slack.oauth(request.path, request.query_string, dict(request.headers))
     return _response(result)
+
+
+async def _teams_messages(request: web.Request) -> web.StreamResponse:
+    teams = request.app[SERVED].teams
+    if teams is None:
+        return web.Response(status=404, text="Teams is not configured")
+    return await teams.http(request)
 
 
 def _response(result: HttpResult) -> web.Response:

@@ -1,0 +1,207 @@
+"""Check-ins in Teams: nudges as proactive Adaptive Cards to the people the bot has a
+conversation reference for, and round reports to a channel."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, Protocol
+
+import structlog
+
+from bot.errors import DeliveryFailed, Unreachable
+from bot.model import Entity, PersonSpec
+from bot.ports import AddressBook, ChatAddress, Clock, Delivered, NudgeMessage
+from bot.styled import Styled
+from bot.teams.activities import PLATFORM, USER_PREFIX
+from bot.teams.cards import TeamsUser
+
+log = structlog.get_logger(__name__)
+
+CARD = "application/vnd.microsoft.card.adaptive"
+
+
+class Outbound(Protocol):
+    """The Bot Connector calls a messenger makes (`bot.teams.connector.Connector`)."""
+
+    async def send(
+        self,
+        service_url: str,
+        conversation_id: str,
+        activity: dict[str, Any],
+        *,
+        proactive: bool = False,
+    ) -> str: ...
+
+    async def create_personal(
+        self, service_url: str, *, tenant_id: str, user_id: str, bot_id: str
+    ) -> str: ...
+
+
+class Cards(Protocol):
+    def nudge_card(self, message: NudgeMessage) -> dict[str, Any]: ...
+
+    def report_card(self, text: Styled, title: str, chart_url: str | None) -> dict[str, Any]: ...
+
+
+class Counter(Protocol):
+    def ambiguous_send(self, platform: str) -> None:
+        """A nudge whose sending was cut short (a crash) is taken as sent, unchecked."""
+        ...
+
+
+def card_activity(card: dict[str, Any], *, summary: str = "") -> dict[str, Any]:
+    """A message activity carrying one Adaptive Card."""
+    activity: dict[str, Any] = {
+        "type": "message",
+        "attachments": [{"contentType": CARD, "content": card}],
+    }
+    if summary:
+        activity["summary"] = summary[:200]
+    mentions = card.get("msteams", {}).get("entities")
+    if mentions:
+        activity["entities"] = mentions
+    return activity
+
+
+class TeamsMessenger:
+    """The `Messenger` port on Teams.
+
+    A person is reachable once Teams handed the bot a reference for them (the app was
+    installed for them or their team, or they wrote to it); they are matched to the
+    knowledge by `spec.teams` (Entra object id) or `spec.email`. The references are read
+    from the address book by `refresh` (each tick), so `address` needs no I/O.
+    """
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        *,
+        connector: Outbound,
+        addresses: AddressBook,
+        cards: Callable[[], Cards],
+        bot_id: str,
+        clock: Clock,
+        counter: Counter | None = None,
+    ) -> None:
+        self._connector = connector
+        self._addresses = addresses
+        self._cards = cards
+        self._bot_id = bot_id
+        self._clock = clock
+        self._counter = counter
+        self._people: dict[str, ChatAddress] = {}  # by Entra object id
+        self._by_email: dict[str, ChatAddress] = {}
+        self._channels: dict[str, ChatAddress] = {}
+
+    async def refresh(self) -> None:
+        """Read the conversation references again."""
+        people: dict[str, ChatAddress] = {}
+        channels: dict[str, ChatAddress] = {}
+        for address in await self._addresses.addresses(PLATFORM):
+            (people if address.kind == "person" else channels)[address.key] = address
+        self._people, self._channels = people, channels
+        self._by_email = {a.email.lower(): a for a in people.values() if a.email}
+
+    def learn(self, address: ChatAddress) -> None:
+        """A reference this replica just received (others read it at their next refresh)."""
+        if address.platform != PLATFORM:
+            return
+        if address.kind == "channel":
+            self._channels[address.key] = address
+            return
+        old = self._people.get(address.key)
+        if old is not None:  # as the address book merges: nothing known is erased
+            address = replace(
+                address,
+                email=address.email or old.email,
+                conversation_id=address.conversation_id or old.conversation_id,
+                tenant_id=address.tenant_id or old.tenant_id,
+            )
+        self._people[address.key] = address
+        if address.email:
+            self._by_email[address.email.lower()] = address
+
+    def reference(self, person: Entity) -> ChatAddress | None:
+        """The person's conversation reference, by Entra object id, else by e-mail."""
+        if not isinstance(person.spec, PersonSpec):
+            return None
+        spec = person.spec
+        found = self._people.get(spec.teams) if spec.teams else None
+        if found is None and spec.email:
+            found = self._by_email.get(spec.email.lower())
+        return found
+
+    def teams_user(self, person: Entity | None) -> TeamsUser | None:
+        """Who `person` is in Teams, for a real mention: known once they met the bot."""
+        found = None if person is None else self.reference(person)
+        if found is None or found.user_id is None:
+            return None
+        return TeamsUser(
+            id=found.user_id, aad_object_id=found.key, name=person.title if person else ""
+        )
+
+    def address(self, person: Entity) -> str | None:
+        found = self.reference(person)
+        return None if found is None else USER_PREFIX + found.key
+
+    async def timezone(self, user: str) -> str | None:
+        return None  # Teams tells a bot no one's zone: the knowledge's, else the check-in's
+
+    async def nudge(self, message: NudgeMessage) -> Delivered:
+        address = self._people.get(message.user.removeprefix(USER_PREFIX))
+        if address is None or address.user_id is None:
+            raise Unreachable(f"no Teams conversation with {message.user}")
+        conversation = address.conversation_id
+        if conversation is None:
+            if address.tenant_id is None:
+                raise Unreachable(f"no Teams tenant known for {message.user}")
+            conversation = await self._connector.create_personal(
+                address.service_url,
+                tenant_id=address.tenant_id,
+                user_id=address.user_id,
+                bot_id=address.bot_id or self._bot_id,
+            )
+            address = replace(address, conversation_id=conversation, updated_at=self._clock.now())
+            self._people[address.key] = address
+            await self._remember(address)
+        card = self._cards().nudge_card(message)
+        activity = card_activity(card, summary=message.title)
+        sent = await self._connector.send(
+            address.service_url, conversation, activity, proactive=True
+        )
+        return Delivered(channel=conversation, ts=sent)
+
+    async def _remember(self, address: ChatAddress) -> None:
+        try:
+            await self._addresses.remember(address)
+        except Exception as exc:
+            log.warning("teams_conversation_not_kept", error=repr(exc))
+
+    async def find_nudge(self, user: str, key: str) -> Delivered | None:
+        """A Teams bot cannot read a 1:1 chat's history (that needs Microsoft Graph): a
+        nudge whose send was cut short is taken as sent, at most once, and counted."""
+        if self._counter is not None:
+            self._counter.ambiguous_send(PLATFORM)
+        log.warning("teams_nudge_assumed_sent", key=key)
+        address = self._people.get(user.removeprefix(USER_PREFIX))
+        conversation = address.conversation_id if address is not None else None
+        return Delivered(channel=conversation or "", ts="")
+
+    async def report(self, channel: str, text: Styled, chart: bytes | None, title: str) -> None:
+        address = self._channels.get(channel)
+        if address is None or address.conversation_id is None:
+            raise DeliveryFailed(f"no Teams conversation with {channel}: add the app to its team")
+        # The chart goes beside the card: inside it, it would pass a card's 28 KB.
+        activity = card_activity(self._cards().report_card(text, title, None), summary=title)
+        if chart is not None:
+            activity["attachments"].append(
+                {
+                    "contentType": "image/png",
+                    "contentUrl": "data:image/png;base64," + base64.b64encode(chart).decode(),
+                    "name": "chart.png",
+                }
+            )
+        await self._connector.send(address.service_url, address.conversation_id, activity)

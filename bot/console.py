@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TextIO
 
 from bot.events import CheckinClick, Command, Event, Message, Origin, Reply
@@ -30,7 +30,7 @@ class ConsoleMessenger:
         self.last_round: int | None = None
         self._sent = 0
 
-    def address(self, person: Entity) -> str | None:
+    def address(self, person: Entity, prefer: Sequence[str] = ()) -> str | None:
         return person.ref.name if person.ref.name == self.local_person else None
 
     async def timezone(self, user: str) -> str | None:

@@ -178,6 +178,8 @@ class CheckInSpec:
     #: Where round reports go: a Slack channel ("#mlops"), a Teams channel ("teams:<id>").
     report_to: tuple[str, ...] = ()
     anonymous: bool = False
+    #: The platforms people are nudged on, in order of preference; () is Slack, then Teams.
+    platforms: tuple[str, ...] = ()
 
 
 Spec = (

@@ -36,8 +36,12 @@ class Platforms:
                 return messenger  # an unprefixed id is Slack's, as stored before Teams
         return self._messengers[0]
 
-    def address(self, person: Entity) -> str | None:
-        for messenger in self._messengers:
+    def address(self, person: Entity, prefer: Sequence[str] = ()) -> str | None:
+        """Their address on the first platform that knows them: those in `prefer` first
+        (a check-in's `platforms`), then the others in the order given."""
+        rank = {name: i for i, name in enumerate(prefer)}
+        ordered = sorted(self._messengers, key=lambda m: rank.get(m.platform, len(rank)))
+        for messenger in ordered:
             found = messenger.address(person)
             if found is not None:
                 return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
@@ -317,8 +318,9 @@ class Messenger(Protocol):
 
     platform: str
 
-    def address(self, person: Entity) -> str | None:
-        """The person's user ID on this platform, if the knowledge has it."""
+    def address(self, person: Entity, prefer: Sequence[str] = ()) -> str | None:
+        """The person's user ID on this platform, if it can reach them; a messenger over
+        several platforms tries those in `prefer` first."""
         ...
 
     async def timezone(self, user: str) -> str | None:

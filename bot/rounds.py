@@ -191,7 +191,7 @@ class CheckinService:
             checkin=checkin.ref.name,
             round_key=round_key,
             person=str(person.ref),
-            user=self._messenger.address(person),
+            user=self._messenger.address(person, spec.platforms),
             occurrence=occurrence,
             remind_at=None if spec.remind_after is None else occurrence + spec.remind_after,
             closes_at=closes_at,

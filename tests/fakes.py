@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -158,7 +159,7 @@ class RecordingMessenger:
         self.failing: dict[str, int] = {}  # user -> transient failures still to come
         self.crash_after_delivery = False
 
-    def address(self, person: Entity) -> str | None:
+    def address(self, person: Entity, prefer: Sequence[str] = ()) -> str | None:
         return person.spec.slack if isinstance(person.spec, PersonSpec) else None
 
     async def timezone(self, user: str) -> str | None:

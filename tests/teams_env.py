@@ -30,11 +30,13 @@ CAROL = {"id": "29:carol", "aadObjectId": "0c0c0c0c-0000-4000-8000-0000000ca201"
 _ids = itertools.count(1)
 
 
-def teams_settings(tmp_path: Path, idp: FakeIdentityProvider, **extra: str) -> Settings:
+def teams_settings(
+    tmp_path: Path, idp: FakeIdentityProvider, database_url: str | None = None, **extra: str
+) -> Settings:
     return load_settings(
         {
             "OPSBOT_KNOWLEDGE_DIR": str(KNOWLEDGE),
-            "OPSBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'teams.db'}",
+            "OPSBOT_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{tmp_path / 'teams.db'}",
             "OPSBOT_SPOOL_DIR": str(tmp_path / "spool"),
             "TEAMS_APP_ID": APP_ID,
             "TEAMS_APP_PASSWORD": APP_PASSWORD,
@@ -117,6 +119,14 @@ class TeamsBot:
         if self.served.flush is not None:
             await self.served.flush()
 
+    async def execute(self, sql: str) -> None:
+        engine = create_async_engine(self.database_url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text(sql))
+        finally:
+            await engine.dispose()
+
     async def rows(self, sql: str) -> list[tuple[Any, ...]]:
         engine = create_async_engine(self.database_url)
         try:
@@ -127,10 +137,13 @@ class TeamsBot:
 
 
 @asynccontextmanager
-async def running_teams(tmp_path: Path, **extra: str) -> AsyncIterator[TeamsBot]:
+async def running_teams(
+    tmp_path: Path, database_url: str | None = None, **extra: str
+) -> AsyncIterator[TeamsBot]:
+    """opsbot serving Teams (on `database_url`, else SQLite in `tmp_path`)."""
     async with FakeIdentityProvider() as idp, FakeConnector() as bf:
         idp.service_url = bf.service_url
         bf.token = idp.valid_token  # only tokens the identity provider issued
-        settings = teams_settings(tmp_path, idp, **extra)
+        settings = teams_settings(tmp_path, idp, database_url, **extra)
         async with TestClient(TestServer(create_app(lambda: serving(settings)))) as client:
             yield TeamsBot(client=client, idp=idp, bf=bf, database_url=settings.database_url)

@@ -3,6 +3,7 @@ own platform."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from tests.fakes import RecordingMessenger
 class TeamsLike(RecordingMessenger):
     platform = "teams"
 
-    def address(self, person: Entity) -> str | None:
+    def address(self, person: Entity, prefer: Sequence[str] = ()) -> str | None:
         spec = person.spec
         return f"teams:{spec.teams}" if isinstance(spec, PersonSpec) and spec.teams else None
 
@@ -105,3 +106,37 @@ spec: {slack: U1}
     assert weekly is not None and daily is not None
     assert weekly.spec.report_to == ("#mlops", "teams:19:abc@thread.tacv2")  # type: ignore[union-attr]
     assert daily.spec.report_to == ("#daily",)  # type: ignore[union-attr]
+
+
+def test_a_check_in_may_prefer_teams() -> None:
+    """`platforms: [teams, slack]` on a check-in: someone on both is nudged on Teams."""
+    platforms = Platforms([SlackLike(), TeamsLike()])
+    assert platforms.address(person("U1", "aad-1"), ("teams", "slack")) == "teams:aad-1"
+    assert platforms.address(person("U1", None), ("teams", "slack")) == "U1"
+
+
+def test_platforms_are_read_and_checked(tmp_path: Path) -> None:
+    """`platforms:` keeps its order; an unknown platform is an error at its line."""
+    base = """
+apiVersion: opsbot/v1
+kind: CheckIn
+metadata: {{name: weekly, title: Weekly}}
+spec:
+  schedule: "0 9 * * MON"
+  audience: [person:p]
+  questions: [{{id: q, text: Done?, type: choice, options: [Yes, No]}}]
+  platforms: {platforms}
+---
+apiVersion: opsbot/v1
+kind: Person
+metadata: {{name: p, title: P}}
+spec: {{slack: U1}}
+"""
+    (tmp_path / "c.yaml").write_text(base.format(platforms="[teams, slack]"), encoding="utf-8")
+    result = load_knowledge(tmp_path, today=date(2026, 11, 30))
+    weekly = result.knowledge.get(Ref(kind="checkin", name="weekly"))
+    assert weekly is not None
+    assert weekly.spec.platforms == ("teams", "slack")  # type: ignore[union-attr]
+    (tmp_path / "c.yaml").write_text(base.format(platforms="[email]"), encoding="utf-8")
+    (problem,) = load_knowledge(tmp_path, today=date(2026, 11, 30)).errors
+    assert problem.line == 9 and "spec.platforms.0" in problem.message

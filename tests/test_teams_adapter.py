@@ -16,8 +16,9 @@ from tests.teams_idp import REJECTED
 
 
 @pytest.fixture
-async def teams(tmp_path: Path) -> AsyncIterator[TeamsBot]:
-    async with running_teams(tmp_path) as bot:
+async def teams(tmp_path: Path, database_url: str) -> AsyncIterator[TeamsBot]:
+    """opsbot serving Teams, on SQLite and on PostgreSQL."""
+    async with running_teams(tmp_path, database_url) as bot:
         yield bot
 
 
@@ -287,9 +288,7 @@ async def test_a_typed_answer_is_recorded_and_an_empty_one_asked_for(teams: Team
     await installed(teams)
     await teams.post(teams.activity("checkin run weekly"))
     await teams.settle()
-    nudge = next(
-        a for a in teams.bf.delivered("a:1personal-alice") if "drift" in json.dumps(a)
-    )
+    nudge = next(a for a in teams.bf.delivered("a:1personal-alice") if "drift" in json.dumps(a))
     send = next(a for a in _actions(card_of(nudge)) if a.get("title") == "Send")
     empty = teams.activity(None, value={**send["data"], "text:blockers": "  "})
     await teams.post(empty)
@@ -301,3 +300,64 @@ async def test_a_typed_answer_is_recorded_and_an_empty_one_asked_for(teams: Team
     assert await teams.rows("SELECT question, value FROM checkin_answers") == [
         ("blockers", "GPU quota *again*")
     ]
+
+
+async def test_without_teams_settings_the_route_is_404(bot: Any) -> None:
+    """Slack only: /api/messages answers 404 and nothing else changes."""
+    response = await bot.client.post("/api/messages", json={"type": "message"})
+    assert response.status == 404
+
+
+async def test_anonymous_mode_takes_activities_without_a_token_and_warns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """TEAMS_ALLOW_ANONYMOUS=true (local development): no token needed, a warning at start."""
+    async with running_teams(tmp_path, TEAMS_ALLOW_ANONYMOUS="true") as teams:
+        response = await teams.post(
+            teams.activity("who owns model monitoring?"), authorization=None
+        )
+        assert response.status in (200, 202)
+        await teams.settle()
+        assert len(teams.bf.calls_to(REPLY)) == 1
+    assert "teams_anonymous" in capsys.readouterr().out
+
+
+async def test_owners_who_met_the_bot_are_real_mentions(teams: TeamsBot) -> None:
+    """Once Alice (the owner) and Bob (the backup) have met the bot, an answer names them
+    with real mentions."""
+    await installed(teams)
+    await teams.post(teams.activity("who owns model monitoring?", sender=BOB))
+    await teams.settle()
+    reply = teams.bf.calls_to(REPLY)[-1].json
+    mentioned = [
+        e["mentioned"]["id"] for e in reply.get("entities", []) if e.get("type") == "mention"
+    ]
+    assert sorted(mentioned) == [ALICE["id"], BOB["id"]]
+    assert "<at>Alice Chen</at>" in json.dumps(card_of(reply))
+
+
+async def test_people_the_bot_never_met_are_plain_names(teams: TeamsBot) -> None:
+    """Before anyone installed the app, the owner is a name, not a mention."""
+    await teams.post(teams.activity("who owns model monitoring?", sender=BOB))
+    await teams.settle()
+    reply = teams.bf.calls_to(REPLY)[-1].json
+    assert "entities" not in reply or all(e.get("type") != "mention" for e in reply["entities"])
+    assert "Alice Chen" in texts(card_of(reply))
+
+
+async def test_a_click_after_the_round_closed_is_refused_politely(teams: TeamsBot) -> None:
+    """The round has closed: nothing recorded, the reply says so, the card shows it closed
+    with no buttons left."""
+    await installed(teams)
+    await teams.post(teams.activity("checkin run weekly"))
+    await teams.settle()
+    nudge = next(a for a in teams.bf.delivered("a:1personal-alice") if "drift" in json.dumps(a))
+    yes = next(a for a in _actions(card_of(nudge)) if a.get("title") == "Yes")
+    await teams.execute("UPDATE checkin_rounds SET closes_at = opened_at")
+    await teams.post(teams.activity(None, value=yes["data"], replyToId=nudge["id"]))
+    await teams.settle()
+    assert await teams.rows("SELECT count(*) FROM checkin_answers") == [(0,)]
+    reply = teams.bf.calls_to(REPLY)[-1]
+    assert "closed" in texts(card_of(reply.json))
+    (update,) = teams.bf.calls_to(UPDATE)
+    assert _actions(card_of(update.json)) == []

@@ -472,6 +472,7 @@ class _Document:
             remind_after=remind_after,
             close_after=close_after,
             report_to=_report_targets(raw.report_to),
+            platforms=tuple(dict.fromkeys(raw.platforms)),
             anonymous=raw.anonymous,
         )
 

@@ -129,6 +129,8 @@ class CheckInIn(_Raw):
     #: A Slack channel ("#mlops"), or the channels per platform: {slack: ..., teams: ...}.
     report_to: str | ReportToIn | None = None
     anonymous: bool = False
+    #: Where people are nudged, in order of preference (default: Slack, then Teams).
+    platforms: list[Literal["slack", "teams"]] = Field(default_factory=list)
 
 
 OPSBOT_SPECS: dict[str, type[_Raw]] = {

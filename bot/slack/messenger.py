@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -45,7 +46,7 @@ class SlackMessenger:
         self.client = client
         self.telemetry = telemetry
 
-    def address(self, person: Entity) -> str | None:
+    def address(self, person: Entity, prefer: Sequence[str] = ()) -> str | None:
         return person.spec.slack if isinstance(person.spec, PersonSpec) else None
 
     async def timezone(self, user: str) -> str | None:

@@ -4,7 +4,7 @@ conversation reference for, and round reports to a channel."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -143,7 +143,7 @@ class TeamsMessenger:
             id=found.user_id, aad_object_id=found.key, name=person.title if person else ""
         )
 
-    def address(self, person: Entity) -> str | None:
+    def address(self, person: Entity, prefer: Sequence[str] = ()) -> str | None:
         found = self.reference(person)
         return None if found is None else USER_PREFIX + found.key
 

@@ -361,3 +361,15 @@ async def test_a_click_after_the_round_closed_is_refused_politely(teams: TeamsBo
     assert "closed" in texts(card_of(reply.json))
     (update,) = teams.bf.calls_to(UPDATE)
     assert _actions(card_of(update.json)) == []
+
+
+async def test_opsbot_admins_may_name_teams_users(tmp_path: Path) -> None:
+    """OPSBOT_ADMINS holding Bob's Entra object id lets him start a round from Teams;
+    without it he is refused."""
+    for admins, allowed in (("", False), (BOB["aadObjectId"], True)):
+        async with running_teams(tmp_path / str(allowed), OPSBOT_ADMINS=admins) as teams:
+            await installed(teams)
+            await teams.post(teams.activity("checkin run weekly", sender=BOB))
+            await teams.settle()
+            nudged = await teams.rows("SELECT count(*) FROM checkin_nudges")
+            assert (nudged[0][0] > 0) is allowed

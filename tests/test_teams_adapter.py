@@ -373,3 +373,12 @@ async def test_opsbot_admins_may_name_teams_users(tmp_path: Path) -> None:
             await teams.settle()
             nudged = await teams.rows("SELECT count(*) FROM checkin_nudges")
             assert (nudged[0][0] > 0) is allowed
+
+
+async def test_a_button_that_is_not_ours_gets_a_polite_answer(teams: TeamsBot) -> None:
+    """A submit from a card we never made: a short reply, nothing recorded."""
+    await teams.post(teams.activity(None, value={"action": "approve", "id": 7}))
+    await teams.settle()
+    (reply,) = teams.bf.calls_to(REPLY)
+    assert "don't know that button" in texts(card_of(reply.json))
+    assert await teams.rows("SELECT count(*) FROM votes") == [(0,)]

@@ -25,6 +25,7 @@ from bot.ports import AddressBook, ChatAddress, Clock, EventLog, NudgeMessage, T
 from bot.teams.activities import addresses_of, event_of, roster_addresses, shape_problem
 from bot.teams.auth import BotTokens, InboundTokens, TeamsAuthError, TeamsKeysUnavailable
 from bot.teams.auth import claims_identity as identity_of
+from bot.teams.cards import action_data
 from bot.teams.messenger import card_activity
 
 log = structlog.get_logger(__name__)
@@ -161,8 +162,10 @@ class TeamsAdapter:
             await _invoke(context, 200, await self._invoke_body(event, reply))
             return
         if event is None:
-            if isinstance(body.get("value"), Mapping):
-                self._later(self._answer(body, Reply(text=NOTHING_TYPED, kind="error")))
+            if isinstance(body.get("value"), Mapping):  # a button: ours with an empty box,
+                ours = action_data(body["value"]) is not None  # or one we do not know
+                reply = Reply(text=NOTHING_TYPED, kind="error") if ours else _unknown_button()
+                self._later(self._answer(body, reply))
             return
         self._later(self._reply(body, event))
 

@@ -362,6 +362,8 @@ class ChatAddress:
     #: The 1:1 conversation with the person (created on first need), or the channel.
     conversation_id: str | None = None
     bot_id: str | None = None
+    #: The person's time zone as their client last said (IANA name), if it did.
+    timezone: str | None = None
     updated_at: datetime = datetime(1970, 1, 1, tzinfo=UTC)
 
 

@@ -200,7 +200,7 @@ class _Crash(BaseException):
 class MemoryAddressBook:
     """The `AddressBook` port in memory, with the SQL one's merge rules."""
 
-    _KEPT = ("tenant_id", "user_id", "name", "email", "conversation_id", "bot_id")
+    _KEPT = ("tenant_id", "user_id", "name", "email", "conversation_id", "bot_id", "timezone")
 
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], ChatAddress] = {}

@@ -382,3 +382,12 @@ async def test_a_button_that_is_not_ours_gets_a_polite_answer(teams: TeamsBot) -
     (reply,) = teams.bf.calls_to(REPLY)
     assert "don't know that button" in texts(card_of(reply.json))
     assert await teams.rows("SELECT count(*) FROM votes") == [(0,)]
+
+
+async def test_the_senders_time_zone_is_kept_for_their_check_ins(teams: TeamsBot) -> None:
+    """Teams clients say their zone on each message (`localTimezone`): it is kept, for
+    check-ins sent in each recipient's own time; a made-up zone is not."""
+    await teams.post(teams.activity("hi", localTimezone="Europe/Warsaw"))
+    await teams.post(teams.activity("hi", sender=BOB, localTimezone="not a zone; drop table"))
+    zones = dict(await teams.rows("SELECT key, timezone FROM chat_addresses"))
+    assert zones == {ALICE["aadObjectId"]: "Europe/Warsaw", BOB["aadObjectId"]: None}

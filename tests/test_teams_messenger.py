@@ -180,3 +180,11 @@ async def test_a_report_to_a_channel_never_met_fails_clearly(setup: Setup) -> No
     """No reference for the channel: DeliveryFailed saying to add the app to its team."""
     with pytest.raises(DeliveryFailed, match="add the app"):
         await setup.messenger.report("19:unknown@thread.tacv2", Styled.of("x"), None, "Weekly")
+
+
+async def test_the_zone_a_client_reported_is_the_persons(setup: Setup) -> None:
+    """A person's zone is the one their Teams client last reported; unknown: None."""
+    await setup.book.remember(reference(setup.bf, ALICE_AAD, "29:alice", timezone="Asia/Tokyo"))
+    await setup.messenger.refresh()
+    assert await setup.messenger.timezone(f"teams:{ALICE_AAD}") == "Asia/Tokyo"
+    assert await setup.messenger.timezone(f"teams:{BOB_AAD}") is None

@@ -12,7 +12,15 @@ from bot.storage.store import insert_for
 
 _TABLE = ChatAddressRow.__table__
 #: Columns a newer reference fills in but never empties.
-_KEPT_WHEN_MISSING = ("tenant_id", "user_id", "name", "email", "conversation_id", "bot_id")
+_KEPT_WHEN_MISSING = (
+    "tenant_id",
+    "user_id",
+    "name",
+    "email",
+    "conversation_id",
+    "bot_id",
+    "timezone",
+)
 
 
 class SqlAddressBook:
@@ -33,6 +41,7 @@ class SqlAddressBook:
             "email": address.email,
             "conversation_id": address.conversation_id,
             "bot_id": address.bot_id,
+            "timezone": address.timezone,
             "updated_at": address.updated_at,
         }
         async with transaction(self._engine, "remembering a conversation") as conn:

@@ -222,4 +222,5 @@ class ChatAddressRow(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     conversation_id: Mapped[str | None] = mapped_column(String(500))
     bot_id: Mapped[str | None] = mapped_column(String(255))
+    timezone: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

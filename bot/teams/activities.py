@@ -19,6 +19,7 @@ USER_PREFIX = "teams:"
 #: Commands typed as plain messages, without "/ops" ("checkin run weekly").
 _BARE_COMMANDS = frozenset({"who-owns", "what-is", "checkin"})
 _COMMAND_PREFIX = re.compile(r"^\s*/?ops\s+", re.IGNORECASE)
+_IANA = re.compile(r"[A-Za-z_]+(?:/[A-Za-z0-9_+-]+){0,2}")
 _AT_TAG = re.compile(r"<at\b[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 #: The longest text taken from an activity (Slack's limit; Teams allows about 28 kB).
 MAX_TEXT = 40_000
@@ -139,6 +140,7 @@ def addresses_of(activity: Mapping[str, Any], bot_id: str, at: datetime) -> tupl
                 email=_field(member, "email") or _field(member, "userPrincipalName"),
                 conversation_id=conversation if kind == "personal" else None,
                 bot_id=_field(activity, "recipient", "id"),
+                timezone=_zone(activity) if member is activity.get("from") else None,
                 updated_at=at,
             )
         )
@@ -187,3 +189,14 @@ def roster_addresses(
             bot_id=_field(activity, "recipient", "id"),
             updated_at=at,
         )
+
+
+def _zone(activity: Mapping[str, Any]) -> str | None:
+    """The sender's IANA time zone, as their Teams client says (`localTimezone`, or the
+    `clientInfo` entity's `timezone`)."""
+    zone = _field(activity, "localTimezone")
+    entities = activity.get("entities")
+    for entity in entities if isinstance(entities, list) and zone is None else ():
+        if isinstance(entity, Mapping) and entity.get("type") == "clientInfo":
+            zone = _field(entity, "timezone")
+    return zone if zone is not None and len(zone) <= 64 and _IANA.fullmatch(zone) else None

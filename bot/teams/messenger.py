@@ -119,6 +119,7 @@ class TeamsMessenger:
                 email=address.email or old.email,
                 conversation_id=address.conversation_id or old.conversation_id,
                 tenant_id=address.tenant_id or old.tenant_id,
+                timezone=address.timezone or old.timezone,
             )
         self._people[address.key] = address
         if address.email:
@@ -148,7 +149,9 @@ class TeamsMessenger:
         return None if found is None else USER_PREFIX + found.key
 
     async def timezone(self, user: str) -> str | None:
-        return None  # Teams tells a bot no one's zone: the knowledge's, else the check-in's
+        """The zone the person's Teams client last reported (Teams has no profile zone)."""
+        found = self._people.get(user.removeprefix(USER_PREFIX))
+        return None if found is None else found.timezone
 
     async def nudge(self, message: NudgeMessage) -> Delivered:
         address = self._people.get(message.user.removeprefix(USER_PREFIX))

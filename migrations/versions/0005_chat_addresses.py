@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("email", sa.String(length=320), nullable=True),
         sa.Column("conversation_id", sa.String(length=500), nullable=True),
         sa.Column("bot_id", sa.String(length=255), nullable=True),
+        sa.Column("timezone", sa.String(length=64), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("platform", "key", name=op.f("pk_chat_addresses")),
     )

@@ -391,3 +391,16 @@ async def test_the_senders_time_zone_is_kept_for_their_check_ins(teams: TeamsBot
     await teams.post(teams.activity("hi", sender=BOB, localTimezone="not a zone; drop table"))
     zones = dict(await teams.rows("SELECT key, timezone FROM chat_addresses"))
     assert zones == {ALICE["aadObjectId"]: "Europe/Warsaw", BOB["aadObjectId"]: None}
+
+
+async def test_asked_back_the_suggestions_are_buttons_that_answer(teams: TeamsBot) -> None:
+    """ "who owns feature": asked back with one button per candidate; the click answers
+    the question about the one chosen."""
+    await teams.post(teams.activity("who owns feature"))
+    await teams.settle()
+    card = card_of(teams.bf.calls_to(REPLY)[0].json)
+    store = next(a for a in _actions(card) if a.get("title") == "Feature store")
+    await teams.post(teams.activity(None, value=store["data"]))
+    await teams.settle()
+    answer = card_of(teams.bf.calls_to(REPLY)[1].json)
+    assert "Feature store" in texts(answer) and "ML Platform" in texts(answer)

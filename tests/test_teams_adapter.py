@@ -146,6 +146,7 @@ async def test_installing_and_messaging_keep_conversation_references(teams: Team
         membersAdded=[{"id": "28:bot"}, {**BOB}],
     )
     assert (await teams.post(update)).status in (200, 202)
+    await teams.settle()
     rows = await teams.rows("SELECT key, user_id, conversation_id, service_url FROM chat_addresses")
     assert rows == [(BOB["aadObjectId"], BOB["id"], "a:1personal-bob", teams.bf.service_url)]
     assert [c.kind for c in teams.bf.calls] == [MEMBERS]  # the roster, for e-mail addresses
@@ -204,6 +205,7 @@ async def installed(teams: TeamsBot) -> None:
         },
     )
     assert (await teams.post(team_install)).status in (200, 202)
+    await teams.settle()
 
 
 async def test_a_round_reaches_everyone_in_teams_and_records_their_clicks(

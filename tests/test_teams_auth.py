@@ -717,3 +717,25 @@ def test_token_credential_is_not_supported(bot_tokens: BotTokens):
     """get_token_credential says it is not implemented."""
     with pytest.raises(NotImplementedError):
         bot_tokens.get_token_credential()
+
+
+async def test_a_token_used_again_is_not_verified_again_but_still_expires(
+    tokens: InboundTokens, idp: FakeIdentityProvider, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Teams sends one token for many activities: its signature is checked once, its
+    expiry every time; a token whose key was withdrawn is checked afresh."""
+    token = f"Bearer {idp.mint(idp.claims(exp=int(clock()) + 60))}"
+    assert (await tokens.verify(token))["aud"] == idp.app_id
+    decoded: list[str] = []
+    real = jwt.decode
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        decoded.append("decode")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting)
+    for _ in range(5):
+        assert (await tokens.verify(token))["aud"] == idp.app_id
+    assert decoded == []
+    clock.now += 60 + 301
+    assert "expired" in await refused(tokens, token)

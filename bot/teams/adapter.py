@@ -9,6 +9,8 @@ import json
 import warnings
 from collections.abc import Callable, Coroutine, Mapping
 from contextvars import ContextVar
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any, Protocol, cast
 
 import structlog
@@ -33,6 +35,9 @@ log = structlog.get_logger(__name__)
 #: The largest activity read (Teams' own messages stay under 100 kB).
 MAX_BODY = 1024 * 1024
 _BODY: ContextVar[dict[str, Any]] = ContextVar("teams_activity")
+#: A reference seen again unchanged is written again only this long after.
+REFERENCE_REFRESH = timedelta(hours=1)
+KEPT_REFERENCES = 50_000
 NOTHING_TYPED = "Type your answer in the box first, then press Send."
 
 
@@ -96,6 +101,7 @@ class TeamsAdapter:
         self._cloud = CloudAdapter(connection_manager=manager)
         self._cloud.on_turn_error = self._on_turn_error
         self._tasks: set[asyncio.Task[None]] = set()
+        self._kept: dict[tuple[str, str], ChatAddress] = {}
 
     # -- the route -------------------------------------------------------------------
 
@@ -145,9 +151,12 @@ class TeamsAdapter:
         """One activity: remember who and where, then answer what was asked, once."""
         body = _BODY.get()
         kind = str(body.get("type"))
+        if kind in ("conversationUpdate", "installationUpdate"):
+            self._later(self._remember(body))  # a team's roster may take seconds
+            return
         await self._remember(body)
         if kind not in ("message", "invoke"):
-            return  # conversationUpdate, installationUpdate...: their references are kept
+            return  # typing, reactions...: nothing to answer
         if kind == "invoke" and body.get("name") != "adaptiveCard/action":
             await _invoke(context, 200, None)
             return
@@ -224,12 +233,28 @@ class TeamsAdapter:
         if body.get("type") in ("conversationUpdate", "installationUpdate"):
             found += await self._roster(body)
         for address in found:
+            if not self._news(address):
+                continue
             self._learned(address)
             try:
                 await self._addresses.remember(address)
             except StorageError as exc:
                 log.warning("teams_reference_not_kept", error=str(exc))
                 return
+
+    def _news(self, address: ChatAddress) -> bool:
+        """Whether `address` tells more than the one this replica kept last (each message
+        carries one: writing it every time would cost a transaction per message)."""
+        key = (address.kind, address.key)
+        kept = self._kept.get(key)
+        if kept is not None:
+            fresh = address.updated_at - kept.updated_at < REFERENCE_REFRESH
+            if fresh and replace(address, updated_at=kept.updated_at) == kept:
+                return False
+        if len(self._kept) >= KEPT_REFERENCES:
+            self._kept.clear()
+        self._kept[key] = address
+        return True
 
     async def _roster(self, body: Mapping[str, Any]) -> list[ChatAddress]:
         service_url = str(body["serviceUrl"])

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeGuard
@@ -55,6 +56,8 @@ BOT_FRAMEWORK_SCOPE = "https://api.botframework.com/.default"
 ALGORITHMS = ("RS256", "RS384", "RS512")
 #: Clock skew allowed on `nbf` and `exp`, in seconds.
 LEEWAY = 300.0
+#: Tokens remembered as verified (Teams reuses a token for many activities).
+VERIFIED_KEPT = 1024
 #: An Authorization header longer than this is refused unread.
 MAX_AUTHORIZATION = 16 * 1024
 #: After a fetch of the signing keys, the next one waits at least this long (seconds)...
@@ -125,6 +128,9 @@ class InboundTokens:
         self._attempt_failed = False
         self._lock = asyncio.Lock()
         self.fetches = 0  # how many times the keys were fetched (metadata + JWKS)
+        #: Tokens whose signature was checked, with the key that signed them: the claims
+        #: are checked again on each use (expiry), the signature is not.
+        self._verified: OrderedDict[str, tuple[dict[str, Any], str]] = OrderedDict()
 
     @property
     def issuers(self) -> frozenset[str]:
@@ -135,6 +141,11 @@ class InboundTokens:
         """The claims of the bearer token in `authorization` (an Authorization header's
         value), or `TeamsAuthError` saying briefly why it is refused."""
         token = _bearer(authorization)
+        seen = self._verified.get(token)
+        if seen is not None and seen[1] in self._keys:  # Teams sends one token for an hour
+            self._verified.move_to_end(token)
+            self._check_claims(seen[0])
+            return dict(seen[0])
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -173,7 +184,10 @@ class InboundTokens:
         except jwt.PyJWTError:
             raise TeamsAuthError("malformed token") from None
         self._check_claims(claims)
-        return claims
+        self._verified[token] = (claims, kid)
+        if len(self._verified) > VERIFIED_KEPT:
+            self._verified.popitem(last=False)
+        return dict(claims)
 
     def check_service_url(self, claims: Mapping[str, Any], service_url: str) -> None:
         """Refuse (`TeamsAuthError`) unless the token's `serviceurl` claim is the activity's

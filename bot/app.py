@@ -340,6 +340,7 @@ def teams_adapter(
         bot_id=app_id,
         clock=bot.clock,
         counter=metrics,
+        posts_per_second=settings.teams_posts_per_second,
     )
     renderers: dict[int, TeamsRenderer] = {}
 

@@ -120,6 +120,10 @@ class Settings(BaseSettings):
     teams_allow_anonymous: bool = Field(
         default=False, validation_alias=AliasChoices("TEAMS_ALLOW_ANONYMOUS")
     )
+    #: Bot Connector calls a second for a round of nudges (0: unpaced, 429s only).
+    teams_posts_per_second: float = Field(
+        default=20.0, ge=0, le=1000, validation_alias=AliasChoices("OPSBOT_TEAMS_POSTS_PER_SECOND")
+    )
     teams_reply_deadline_seconds: float = Field(
         default=60.0,
         gt=0,

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 import structlog
+from aiolimiter import AsyncLimiter
 
 from bot.errors import DeliveryFailed, Unreachable
 from bot.model import Entity, PersonSpec
@@ -85,6 +86,7 @@ class TeamsMessenger:
         bot_id: str,
         clock: Clock,
         counter: Counter | None = None,
+        posts_per_second: float = 0.0,
     ) -> None:
         self._connector = connector
         self._addresses = addresses
@@ -92,6 +94,8 @@ class TeamsMessenger:
         self._bot_id = bot_id
         self._clock = clock
         self._counter = counter
+        # A round keeps a pace instead of running into 429s (replies to people do not).
+        self._pace = AsyncLimiter(1, 1 / posts_per_second) if posts_per_second > 0 else None
         self._people: dict[str, ChatAddress] = {}  # by Entra object id
         self._by_email: dict[str, ChatAddress] = {}
         self._channels: dict[str, ChatAddress] = {}
@@ -161,6 +165,7 @@ class TeamsMessenger:
         if conversation is None:
             if address.tenant_id is None:
                 raise Unreachable(f"no Teams tenant known for {message.user}")
+            await self._paced()
             conversation = await self._connector.create_personal(
                 address.service_url,
                 tenant_id=address.tenant_id,
@@ -172,10 +177,15 @@ class TeamsMessenger:
             await self._remember(address)
         card = self._cards().nudge_card(message)
         activity = card_activity(card, summary=message.title)
+        await self._paced()
         sent = await self._connector.send(
             address.service_url, conversation, activity, proactive=True
         )
         return Delivered(channel=conversation, ts=sent)
+
+    async def _paced(self) -> None:
+        if self._pace is not None:
+            await self._pace.acquire()
 
     async def _remember(self, address: ChatAddress) -> None:
         try:

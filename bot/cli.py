@@ -321,7 +321,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    if settings.slack_enabled:
+    if settings.slack_enabled or settings.teams_enabled:
         return _serve(args, settings)
     print("No Slack or Teams credentials set: starting the local chat.", file=sys.stderr)
     return _chat(args, settings)

@@ -298,3 +298,33 @@ def test_the_cli_imports_teams_code_only_for_teams() -> None:
         check=True,
     )
     assert done.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("env", "want"),
+    [
+        ({}, "chat"),
+        (
+            {
+                "TEAMS_APP_ID": "11111111-2222-3333-4444-555555555555",
+                "TEAMS_APP_PASSWORD": "pw",
+                "TEAMS_TENANT_ID": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+            },
+            "serve",
+        ),
+    ],
+)
+def test_run_serves_when_teams_is_configured(
+    env: dict[str, str], want: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`opsbot run` (./scripts/run): Teams credentials alone start the server."""
+    import argparse
+
+    from bot import cli
+    from bot.config import load_settings
+
+    ran: list[str] = []
+    monkeypatch.setattr(cli, "_serve", lambda args, settings: ran.append("serve") or 0)
+    monkeypatch.setattr(cli, "_chat", lambda args, settings: ran.append("chat") or 0)
+    assert cli._run(argparse.Namespace(), load_settings(env)) == 0
+    assert ran == [want]

@@ -257,6 +257,11 @@ class CheckinStore(Protocol):
         Nothing changes if the lease has passed to someone else."""
         ...
 
+    async def readdress(self, nudge_id: int, user: str, *, owner: str) -> bool:
+        """Give `owner`'s nudge, claimed for someone the bot could not reach then, the
+        address found since (they installed the app); False if it is not `owner`'s."""
+        ...
+
     async def take_reminders(self, now: datetime, limit: int) -> list[Nudge]:
         """Sent, unanswered nudges whose reminder is due; each is handed out once."""
         ...

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import structlog
@@ -267,13 +267,14 @@ class CheckinService:
         recorded missed instead."""
         checkin = self.knowledge().get(Ref(kind="checkin", name=nudge.checkin))
         closed = round_ is None or round_.closed_at is not None
+        if checkin is not None and not closed and not paused and nudge.user is None:
+            assert round_ is not None
+            addressed = await self._readdress(nudge, checkin, round_, now)
+            if addressed is None:
+                return False
+            nudge = addressed
         if checkin is None or closed or paused or nudge.user is None:
-            if nudge.user is None and not paused:
-                await self.store.failed(
-                    nudge.id, "no chat user ID in the knowledge", None, owner=self._owner
-                )
-            else:
-                await self.store.missed(nudge.id)
+            await self.store.missed(nudge.id)
             return False
         # A batch can outlive its lease while it waits for a free sender: take the lease
         # again now, so a replica that took this nudge over in the meantime sends it alone.
@@ -303,6 +304,23 @@ class CheckinService:
             return False
         await self.store.sent(nudge.id, delivered.channel, delivered.ts, self._clock.now())
         return True
+
+    async def _readdress(
+        self, nudge: Nudge, checkin: Entity, round_: Round, now: datetime
+    ) -> Nudge | None:
+        """A nudge claimed for someone the bot could not reach then: their address now
+        (they may have installed the app since), else tried again later while the round
+        is open, else unreachable."""
+        person = self.knowledge().get(Ref.parse(nudge.person, default_kind="person"))
+        user = None if person is None else self._messenger.address(person, _spec(checkin).platforms)
+        if user is not None and await self.store.readdress(nudge.id, user, owner=self._owner):
+            return replace(nudge, user=user)
+        later = now + _backoff(nudge.attempts + 1)
+        hopeless = user is not None or later >= round_.closes_at or nudge.attempts >= MAX_ATTEMPTS
+        retry = None if hopeless else later
+        error = "not reachable on any chat platform yet"
+        await self.store.failed(nudge.id, error, retry, owner=self._owner)
+        return None
 
     def _message(self, checkin: Entity, nudge: Nudge, *, reminder: bool = False) -> NudgeMessage:
         assert nudge.user is not None

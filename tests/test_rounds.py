@@ -7,7 +7,7 @@ replica tests); the messenger records what it would deliver.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -18,7 +18,7 @@ from bot.checkin_commands import checkin_command
 from bot.events import Origin
 from bot.kb import require_knowledge
 from bot.kb.knowledge import Knowledge
-from bot.model import CheckInSpec, PersonSpec, Ref
+from bot.model import CheckInSpec, Entity, PersonSpec, Ref
 from bot.ports import Delivered, NewNudge, NudgeMessage
 from bot.rounds import ANSWER_NOT_SAVED, CheckinService
 from bot.storage.checkins import SqlCheckinStore
@@ -477,3 +477,32 @@ async def test_a_repeated_run_joins_the_open_manual_round(
     later = await checkin_command(first, admin, "run weekly")
     assert later.text == "Started a round of Weekly MLOps practices: 3 people nudged."
     assert len(messenger.firsts) == 6
+
+
+class LateMessenger(RecordingMessenger):
+    """Reaches Bob only once he is in `met` (he installed the app later)."""
+
+    def __init__(self) -> None:
+        super().__init__(zones={CAROL: "Europe/Lisbon"})
+        self.met: dict[str, str] = {}
+
+    def address(self, person: Entity, prefer: Sequence[str] = ()) -> str | None:
+        if person.ref.name == "bob":
+            return self.met.get("bob")
+        return super().address(person, prefer)
+
+
+async def test_someone_reachable_only_later_is_nudged_while_the_round_is_open(
+    store: SqlCheckinStore,
+) -> None:
+    """Bob has no chat account the bot can reach when the round starts; he meets the bot
+    (installs the app) an hour later: the next tries find him, he is nudged once, and
+    nobody is marked unreachable while the round is open."""
+    messenger = LateMessenger()
+    svc, clock = await seen_on_sunday(store, messenger)
+    await at(svc, clock, MONDAY_10_NEW_YORK)  # everyone's 10:00 has passed
+    assert "U0BOB0LATE" not in [n.user for n in messenger.firsts]
+    messenger.met["bob"] = "U0BOB0LATE"
+    for minutes in range(1, 120, 5):
+        await at(svc, clock, MONDAY_10_NEW_YORK + timedelta(minutes=minutes))
+    assert [n.user for n in messenger.firsts].count("U0BOB0LATE") == 1

@@ -231,6 +231,15 @@ class SqlCheckinStore:
                 .values(state=state, next_attempt_at=retry_at, owner=None, error=error[:255])
             )
 
+    async def readdress(self, nudge_id: int, user: str, *, owner: str) -> bool:
+        async with self._transaction("addressing a nudge") as conn:
+            result = await conn.execute(
+                update(CheckinNudge)
+                .where(_in_flight(nudge_id, owner), CheckinNudge.user_id.is_(None))
+                .values(user_id=user)
+            )
+            return result.rowcount == 1
+
     # -- reminders -------------------------------------------------------------------
 
     async def take_reminders(self, now: datetime, limit: int) -> list[Nudge]:

@@ -109,6 +109,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+ASK_HELP = """\
+opsbot ask answers one question from the knowledge, as the bot would in chat:
+  opsbot ask "who owns model monitoring?"
+  opsbot ask "what does an ML engineer do?"
+  opsbot ask "runbook for the feature store"
+  opsbot ask --json "who is on the ML Platform team?"     # the answer as JSON
+  opsbot ask --batch questions.txt                        # one question a line
+Ask about owners, backups, channels, on-call, links, teams, roles, practices, terms
+and FAQs, in your own words. `opsbot chat` asks one question after another."""
+_ASK_HELP_WORDS = frozenset({"help", "?", "-h", "--help", "usage"})
+
+
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         print("opsbot: --threshold must be between 0 and 1", file=sys.stderr)
@@ -121,7 +133,11 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     engine = _answer_engine(directory, threshold, settings)
     show: Callable[[str], str] = _json_line(engine) if args.json else _text(engine)
     if not args.batch:
-        print(show(" ".join(args.question)))
+        question = " ".join(args.question)
+        if not args.json and question.strip().lower() in _ASK_HELP_WORDS:
+            print(ASK_HELP)
+            return EXIT_OK
+        print(show(question))
         return EXIT_OK
     stream: TextIO
     with sys.stdin if args.batch == "-" else open(args.batch, encoding="utf-8") as stream:

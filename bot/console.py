@@ -127,7 +127,7 @@ async def run(
         text = line.strip()
         if not text:
             continue
-        if interactive and text.lower() in _QUIT:
+        if text.lower() in _QUIT:  # typed, or the last line of piped input
             break
         last_round = messenger.last_round if messenger else None
         reply = await handle(to_event(text, origin, last_round))

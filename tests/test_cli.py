@@ -209,3 +209,12 @@ def test_chat_check_in_round_and_report(
     text = capsys.readouterr().out
     assert "1/1 answered (100%)" in text  # only alice is reachable on this console
     assert main(["report", "nope"]) == 1
+
+
+@pytest.mark.parametrize("word", ["help", "HELP", "?"])
+def test_ask_help_prints_help(word: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`opsbot ask help` explains itself instead of answering "help" from the knowledge."""
+    assert main(["ask", "--knowledge", str(MINI), word]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("opsbot ask answers one question")
+    assert 'opsbot ask --json "who is on the ML Platform team?"' in out

@@ -58,3 +58,14 @@ async def test_interactive_session_prompts_and_quits() -> None:
     assert answered == 1
     assert out.startswith(console.BANNER)
     assert "you> opsbot> ML Platform has 2 members" in out
+
+
+async def test_quit_in_piped_input_leaves() -> None:
+    """ "/quit" ends piped input as it ends a typed chat: nothing after it is answered."""
+    log = MemoryQuestionLog()
+    stdin = io.StringIO("who owns model monitoring?\n/quit\nwhat is data drift\n")
+    stdout = io.StringIO()
+    answered = await console.run(handlers(log).handle, stdin, stdout, interactive=False)
+    assert answered == 1
+    assert len(stdout.getvalue().splitlines()) == 1
+    assert len(log.questions) == 1

@@ -17,6 +17,9 @@ Handle = Callable[[Event], Awaitable[Reply]]
 BANNER = """opsbot local chat. Ask a question, or type /ops help. Ctrl-D or /quit leaves."""
 PROMPT = "you> "
 _QUIT = frozenset({"/quit", "/exit", "quit", "exit"})
+NO_OPEN_CHECKIN = (
+    "You have no open check-in to answer. When one comes, it shows here as [check-in]."
+)
 
 
 class ConsoleMessenger:
@@ -81,6 +84,13 @@ def to_event(line: str, origin: Origin, last_round: int | None = None) -> Event:
     return Message(origin=origin, text=text)
 
 
+def _answers_a_nudge(text: str) -> bool:
+    """`answer Q VALUE`, `later` or `skip`: what the chat says to a nudge."""
+    word, _, rest = text.partition(" ")
+    word = word.lower()
+    return (word == "answer" and bool(rest.strip())) or (word in ("later", "skip") and not rest)
+
+
 def render(reply: Reply, *, one_line: bool) -> str:
     text = reply.text.strip()
     if one_line:
@@ -130,7 +140,10 @@ async def run(
         if text.lower() in _QUIT:  # typed, or the last line of piped input
             break
         last_round = messenger.last_round if messenger else None
-        reply = await handle(to_event(text, origin, last_round))
+        if messenger is not None and last_round is None and _answers_a_nudge(text):
+            reply = Reply(text=NO_OPEN_CHECKIN, kind="error")  # not a question for `gaps`
+        else:
+            reply = await handle(to_event(text, origin, last_round))
         prefix = "opsbot> " if interactive else ""
         stdout.write(prefix + render(reply, one_line=not interactive) + "\n")
         stdout.flush()

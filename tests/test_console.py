@@ -69,3 +69,15 @@ async def test_quit_in_piped_input_leaves() -> None:
     assert answered == 1
     assert len(stdout.getvalue().splitlines()) == 1
     assert len(log.questions) == 1
+
+
+async def test_answering_without_an_open_check_in_says_so() -> None:
+    """`answer drift yes` before any nudge: "no open check-in", not a question in gaps."""
+    log = MemoryQuestionLog()
+    stdin = io.StringIO("answer drift yes\nskip\nwho owns model monitoring?\n")
+    stdout = io.StringIO()
+    messenger = console.ConsoleMessenger(stdout, "alice")
+    await console.run(handlers(log).handle, stdin, stdout, interactive=False, messenger=messenger)
+    lines = stdout.getvalue().splitlines()
+    assert lines[:2] == [console.NO_OPEN_CHECKIN] * 2
+    assert [q.text for q in log.questions] == ["who owns model monitoring?"]

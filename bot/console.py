@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import getpass
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import TextIO
 
-from bot.events import CheckinClick, Command, Event, Message, Origin, Reply
+from bot.events import Attachment, CheckinClick, Command, Event, Message, Origin, Reply
 from bot.model import Entity
 from bot.ports import Delivered, NudgeMessage
 from bot.styled import Styled
@@ -91,6 +92,22 @@ def _answers_a_nudge(text: str) -> bool:
     return (word == "answer" and bool(rest.strip())) or (word in ("later", "skip") and not rest)
 
 
+def save(attachment: Attachment, folder: Path) -> Path:
+    """Write `attachment` into `folder` under its own name (`weekly.csv`), never over an
+    existing file (`weekly-2.csv`); return where."""
+    name = Path(attachment.filename).name or "opsbot-file"
+    stem, suffix = Path(name).stem, Path(name).suffix
+    path = folder / name
+    for n in range(2, 1000):
+        try:
+            with path.open("xb") as out:
+                out.write(attachment.content)
+            return path
+        except FileExistsError:
+            path = folder / f"{stem}-{n}{suffix}"
+    raise FileExistsError(f"{folder / name} and 998 more exist")
+
+
 def render(reply: Reply, *, one_line: bool) -> str:
     text = reply.text.strip()
     if one_line:
@@ -117,6 +134,7 @@ async def run(
     *,
     interactive: bool,
     messenger: ConsoleMessenger | None = None,
+    files: Path | None = None,
 ) -> int:
     """Answer each line of `stdin` on `stdout`; return the number of questions answered.
 
@@ -145,7 +163,10 @@ async def run(
         else:
             reply = await handle(to_event(text, origin, last_round))
         prefix = "opsbot> " if interactive else ""
-        stdout.write(prefix + render(reply, one_line=not interactive) + "\n")
+        shown = render(reply, one_line=not interactive)
+        if reply.attachment is not None:  # an export's CSV, a report's chart: a local file
+            shown += f" (saved as {save(reply.attachment, files or Path.cwd())})"
+        stdout.write(prefix + shown + "\n")
         stdout.flush()
         answered += 1
     return answered

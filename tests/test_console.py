@@ -81,3 +81,23 @@ async def test_answering_without_an_open_check_in_says_so() -> None:
     lines = stdout.getvalue().splitlines()
     assert lines[:2] == [console.NO_OPEN_CHECKIN] * 2
     assert [q.text for q in log.questions] == ["who owns model monitoring?"]
+
+
+async def test_a_reply_with_a_file_saves_it_and_names_it(tmp_path: Path) -> None:
+    """`/ops checkin export weekly` in the chat writes the CSV beside you and says where;
+    a second export never overwrites the first."""
+    from bot.events import Attachment, Event, Reply
+
+    csv = Attachment(filename="weekly.csv", content=b"person,answer\nalice,yes\n", title="W")
+
+    async def handle(_: Event) -> Reply:
+        return Reply(text="Exported 1 answer.", kind="checkin", attachment=csv)
+
+    stdin = io.StringIO("/ops checkin export weekly\n/ops checkin export weekly\n")
+    stdout = io.StringIO()
+    await console.run(handle, stdin, stdout, interactive=False, files=tmp_path)
+    first, second = stdout.getvalue().splitlines()
+    assert first == f"Exported 1 answer. (saved as {tmp_path / 'weekly.csv'})"
+    assert second.endswith(f"(saved as {tmp_path / 'weekly-2.csv'})")
+    assert (tmp_path / "weekly.csv").read_bytes() == csv.content
+    assert (tmp_path / "weekly-2.csv").read_bytes() == csv.content

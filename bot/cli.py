@@ -237,7 +237,19 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
 
     async def run() -> int:
         async with open_bot(settings) as bot:
-            person = settings.chat_as or console.local_user()
+
+            def people() -> list[str]:
+                return [p.ref.name for p in bot.answers.knowledge.of_kind("person")]
+
+            if settings.chat_as is not None and settings.chat_as.lower() not in people():
+                known = ", ".join(sorted(people())[:10]) or "none"
+                print(
+                    f"opsbot: OPSBOT_CHAT_AS={settings.chat_as!r} is no person in the "
+                    f"knowledge (people: {known})",
+                    file=sys.stderr,
+                )
+                return EXIT_USAGE
+            person = (settings.chat_as or console.local_user()).lower()
             messenger = console.ConsoleMessenger(sys.stdout, person)
             service = bot.enable_checkins(messenger)
             async with ticking(bot.tick_with(service), seconds=settings.tick_seconds):
@@ -247,6 +259,8 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
                     sys.stdout,
                     interactive=sys.stdin.isatty(),
                     messenger=messenger,
+                    people=people,
+                    notices=sys.stderr,
                 )
         return EXIT_OK
 

@@ -85,6 +85,26 @@ def to_event(line: str, origin: Origin, last_round: int | None = None) -> Event:
     return Message(origin=origin, text=text)
 
 
+def nobody_notice(user: str | None, people: Sequence[str]) -> str:
+    """What to tell a chat user who is no person of the knowledge: how to be one."""
+    examples = ", ".join(sorted(people)[:5]) or "none in the knowledge"
+    return (
+        f"You are {user!r} here, who is no person in the knowledge, so no check-in reaches "
+        f"you. To be one: OPSBOT_CHAT_AS=<name> when starting, or type /as <name> "
+        f"(people: {examples}{', ...' if len(people) > 5 else ''})."
+    )
+
+
+def become(messenger: ConsoleMessenger, name: str, people: Sequence[str]) -> Reply:
+    """`/as NAME`: be that person of the knowledge in this chat (for check-ins)."""
+    wanted = name.strip().lower()
+    if wanted not in people:
+        known = ", ".join(sorted(people)[:10]) or "none"
+        return Reply(text=f"No person {name!r} in the knowledge (people: {known}).", kind="error")
+    messenger.local_person = wanted
+    return Reply(text=f"You are {wanted} now: their check-ins come here.", kind="help")
+
+
 def _answers_a_nudge(text: str) -> bool:
     """`answer Q VALUE`, `later` or `skip`: what the chat says to a nudge."""
     word, _, rest = text.partition(" ")
@@ -135,6 +155,8 @@ async def run(
     interactive: bool,
     messenger: ConsoleMessenger | None = None,
     files: Path | None = None,
+    people: Callable[[], Sequence[str]] = lambda: (),
+    notices: TextIO | None = None,
 ) -> int:
     """Answer each line of `stdin` on `stdout`; return the number of questions answered.
 
@@ -144,6 +166,9 @@ async def run(
     origin = local_origin(messenger.local_person if messenger else None)
     if interactive:
         stdout.write(BANNER + "\n")
+    told = stdout if interactive else notices  # piped: one line out per line in
+    if messenger is not None and told is not None and messenger.local_person not in people():
+        told.write(nobody_notice(messenger.local_person, people()) + "\n")
     answered = 0
     while True:
         if interactive:
@@ -158,7 +183,10 @@ async def run(
         if text.lower() in _QUIT:  # typed, or the last line of piped input
             break
         last_round = messenger.last_round if messenger else None
-        if messenger is not None and last_round is None and _answers_a_nudge(text):
+        if messenger is not None and text.lower().startswith("/as"):
+            reply = become(messenger, text[3:].strip(), people())
+            origin = local_origin(messenger.local_person)
+        elif messenger is not None and last_round is None and _answers_a_nudge(text):
             reply = Reply(text=NO_OPEN_CHECKIN, kind="error")  # not a question for `gaps`
         else:
             reply = await handle(to_event(text, origin, last_round))

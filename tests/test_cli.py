@@ -218,3 +218,17 @@ def test_ask_help_prints_help(word: str, capsys: pytest.CaptureFixture[str]) -> 
     out = capsys.readouterr().out
     assert out.startswith("opsbot ask answers one question")
     assert 'opsbot ask --json "who is on the ML Platform team?"' in out
+
+
+def test_chat_as_an_unknown_person_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OPSBOT_CHAT_AS naming nobody in the knowledge: exit 2, naming who there is."""
+    monkeypatch.setenv("OPSBOT_CHAT_AS", "nobody")
+    monkeypatch.setenv("OPSBOT_KNOWLEDGE_DIR", str(MINI))
+    monkeypatch.setenv("OPSBOT_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'c.db'}")
+    monkeypatch.setenv("OPSBOT_SPOOL_DIR", str(tmp_path / "spool"))
+    assert main(["chat"]) == 2
+    err = capsys.readouterr().err
+    assert "OPSBOT_CHAT_AS='nobody' is no person in the knowledge" in err
+    assert "alice" in err

@@ -101,3 +101,27 @@ async def test_a_reply_with_a_file_saves_it_and_names_it(tmp_path: Path) -> None
     assert second.endswith(f"(saved as {tmp_path / 'weekly-2.csv'})")
     assert (tmp_path / "weekly.csv").read_bytes() == csv.content
     assert (tmp_path / "weekly-2.csv").read_bytes() == csv.content
+
+
+async def test_a_chat_user_who_is_nobody_is_told_how_to_be_someone() -> None:
+    """The login name matches no person: the chat says so at start and how to pick one;
+    `/as NAME` refuses an unknown name clearly and takes a known one."""
+    log = MemoryQuestionLog()
+    stdin = io.StringIO("/as nobody\n/as alice\n")
+    stdout, notices = io.StringIO(), io.StringIO()
+    messenger = console.ConsoleMessenger(stdout, "root")
+    await console.run(
+        handlers(log).handle,
+        stdin,
+        stdout,
+        interactive=False,
+        messenger=messenger,
+        people=lambda: ["alice", "bob"],
+        notices=notices,
+    )
+    assert "'root'" in notices.getvalue() and "/as <name>" in notices.getvalue()
+    assert "OPSBOT_CHAT_AS" in notices.getvalue() and "alice, bob" in notices.getvalue()
+    refused, taken = stdout.getvalue().splitlines()
+    assert refused == "No person 'nobody' in the knowledge (people: alice, bob)."
+    assert taken.startswith("You are alice now")
+    assert messenger.local_person == "alice"

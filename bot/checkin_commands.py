@@ -38,7 +38,16 @@ async def _run(service: CheckinService, origin: Origin, checkin: Entity) -> Repl
             f"{checkin.title} is already running since {started.opened_at:%Y-%m-%d %H:%M} UTC"
             f" (this round closes {started.closes_at:%Y-%m-%d %H:%M} UTC); not starting another."
         )
-    return _reply(f"Started a round of {checkin.title}: {started} people nudged.")
+    reached = started.claimed - len(started.waiting)
+    people = "person" if reached == 1 else "people"
+    text = f"Started a round of {checkin.title}: {reached} {people} nudged."
+    if started.waiting:
+        shown = ", ".join(started.waiting[:10]) + (", ..." if len(started.waiting) > 10 else "")
+        text += (
+            f" {len(started.waiting)} more can't be reached here yet ({shown}): no chat"
+            " account of theirs is known; they get it once they can be, while it is open."
+        )
+    return _reply(text)
 
 
 async def _pause(service: CheckinService, origin: Origin, checkin: Entity) -> Reply:

@@ -539,11 +539,12 @@ class CheckinService:
                 return ADMIN_ROLE in person.spec.roles
         return False
 
-    async def run_now(self, checkin: Entity) -> int | Round:
+    async def run_now(self, checkin: Entity) -> Started | Round:
         """Start a round of `checkin` now, for everyone in its audience; nudges sent.
 
-        Returns how many were nudged, or the manual round of `checkin` still open, which
-        a repeated request (a double submit, a replay) joins instead of starting another.
+        Returns who was nudged and who cannot be reached here yet, or the manual round of
+        `checkin` still open, which a repeated request (a double submit, a replay) joins
+        instead of starting another.
         """
         now = self._clock.now()
         for round_ in await self.store.rounds(checkin.ref.name, MANUAL_LOOKBACK):
@@ -559,7 +560,8 @@ class CheckinService:
         ]
         claimed = await self.store.claim(nudges, now)
         await self.send(now)
-        return claimed
+        waiting = tuple(sorted(n.person.partition(":")[2] for n in nudges if n.user is None))
+        return Started(claimed=claimed, waiting=waiting if claimed else ())
 
     async def pause(self, checkin: Entity, paused: bool) -> None:
         await self.store.set_paused(checkin.ref.name, paused, self._clock.now())
@@ -569,6 +571,15 @@ class CheckinService:
             await self.store.audit(self._clock.now(), platform, user, action, allowed)
         except StorageError as exc:
             log.warning("audit_not_written", action=action, error=str(exc))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Started:
+    """A round started by hand: how many nudges it claimed, and the people among them no
+    chat platform here can reach yet (their nudges wait for them while it is open)."""
+
+    claimed: int
+    waiting: tuple[str, ...] = ()
 
 
 def _spec(checkin: Entity) -> CheckInSpec:

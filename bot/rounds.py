@@ -353,6 +353,9 @@ class CheckinService:
             checkin = self.knowledge().get(Ref(kind="checkin", name=round_.checkin))
             if checkin is None or not _spec(checkin).report_to:
                 continue
+            if not await self.store.recipients(round_.id):
+                log.info("report_skipped", checkin=round_.checkin, reason="nobody was asked")
+                continue
             text, chart = await self.report(checkin, round_)
             for channel in _spec(checkin).report_to:
                 try:

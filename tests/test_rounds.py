@@ -506,3 +506,15 @@ async def test_someone_reachable_only_later_is_nudged_while_the_round_is_open(
     for minutes in range(1, 120, 5):
         await at(svc, clock, MONDAY_10_NEW_YORK + timedelta(minutes=minutes))
     assert [n.user for n in messenger.firsts].count("U0BOB0LATE") == 1
+
+
+async def test_a_round_nobody_was_asked_in_gets_no_report(
+    store: SqlCheckinStore, messenger: RecordingMessenger
+) -> None:
+    """Everyone in the audience unreachable: the round closes without a report saying
+    "Nobody was asked"; a round someone got does report."""
+    svc, clock = await seen_on_sunday(store, messenger)
+    messenger.unreachable.update({ALICE, BOB, CAROL})
+    await at(svc, clock, MONDAY_10_NEW_YORK)
+    await at(svc, clock, MONDAY_10_NEW_YORK + timedelta(days=3))  # closed
+    assert messenger.reports == []

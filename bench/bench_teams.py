@@ -47,7 +47,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import secrets
 import sys
 import tempfile
@@ -62,13 +61,14 @@ import aiohttp
 import structlog
 import yaml
 from aiohttp.test_utils import TestServer
-from sqlalchemy import make_url, text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 HERE = Path(__file__).resolve()
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench_checkins import database  # noqa: E402
 
 from bot.app import serving  # noqa: E402
 from bot.config import Settings, load_settings  # noqa: E402
@@ -78,7 +78,6 @@ from tests.fake_connector import CREATE, REPLY, SEND, ConnectorCall  # noqa: E40
 from tests.fake_connector import FakeConnector as BaseConnector  # noqa: E402
 from tests.teams_idp import APP_ID, APP_PASSWORD, TENANT_ID, FakeIdentityProvider  # noqa: E402
 
-POSTGRES_ENV = "OPSBOT_BENCH_POSTGRES_URL"
 CHECKIN = "weekly"
 QUESTION = "Did your team review the drift dashboards this week?"
 #: Once a year: never due while the bench runs, so only the round started by hand is sent.
@@ -285,30 +284,6 @@ class FakeConnector(BaseConnector):
             wait = float(answer[2].get("Retry-After", 0))
             self.refusals.append(Refusal(at=call.at, wait=wait, call=same_call(call)))
         return answer
-
-
-@contextlib.asynccontextmanager
-async def database(tmp: Path) -> AsyncIterator[str]:
-    """SQLite in `tmp`, or a fresh PostgreSQL database when OPSBOT_BENCH_POSTGRES_URL is set."""
-    server_url = os.environ.get(POSTGRES_ENV)
-    if not server_url:
-        yield f"sqlite+aiosqlite:///{tmp / 'bench.sqlite'}"
-        return
-    server = make_url(server_url)
-    name = f"opsbot_bench_{secrets.token_hex(4)}"
-    admin = create_async_engine(
-        server.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool
-    )
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield server.set(database=name).render_as_string(hide_password=False)
-        finally:
-            async with admin.connect() as conn:
-                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        await admin.dispose()
 
 
 @dataclass

@@ -406,3 +406,18 @@ async def test_asked_back_the_suggestions_are_buttons_that_answer(teams: TeamsBo
     await teams.settle()
     answer = card_of(teams.bf.calls_to(REPLY)[1].json)
     assert "Feature store" in texts(answer) and "ML Platform" in texts(answer)
+
+
+async def test_a_card_that_cannot_be_updated_still_records_the_answer(teams: TeamsBot) -> None:
+    """The connector refuses the card update (a 404: the message was deleted): the answer
+    is recorded and acknowledged all the same, and nothing fails."""
+    await installed(teams)
+    await teams.post(teams.activity("checkin run weekly"))
+    await teams.settle()
+    nudge = next(a for a in teams.bf.delivered("a:1personal-alice") if "drift" in json.dumps(a))
+    yes = next(a for a in _actions(card_of(nudge)) if a.get("title") == "Yes")
+    teams.bf.fail(404, times=None, kind=UPDATE)
+    await teams.post(teams.activity(None, value=yes["data"], replyToId=nudge["id"]))
+    await teams.settle()
+    assert await teams.rows("SELECT value FROM checkin_answers") == [("Yes",)]
+    assert "Recorded Yes" in texts(card_of(teams.bf.calls_to(REPLY)[-1].json))

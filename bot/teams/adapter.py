@@ -183,13 +183,18 @@ class TeamsAdapter:
         await self._answer(body, reply)
         if isinstance(event, CheckinClick) and body.get("replyToId"):
             card = await self._recorded(event)
-            if card is not None:
+            if card is None:
+                return
+            try:  # the answer is recorded and said; the card shows it when it can
                 await self._connector.update(
                     str(body["serviceUrl"]),
                     str(body["conversation"]["id"]),
                     str(body["replyToId"]),
                     card_activity(card),
                 )
+            except DeliveryFailed as exc:
+                self._telemetry.platform_error("teams", "update", "failed")
+                log.warning("teams_card_not_updated", error=str(exc))
 
     async def _answer(self, body: Mapping[str, Any], reply: Reply) -> None:
         activity = card_activity(self._renderer().reply_card(reply), summary=reply.text)

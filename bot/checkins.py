@@ -170,6 +170,8 @@ class RoundSummary:
     responded: int
     questions: tuple[QuestionSummary, ...]
     who: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # empty if anonymous
+    #: The round as people read it: its time, stated with its zone.
+    label: str = ""
 
     @property
     def participation(self) -> float:
@@ -213,7 +215,25 @@ def summarise(
         responded=len(responded),
         questions=tuple(summaries),
         who=who,
+        label=round_label(round_key, spec.timezone),
     )
+
+
+def round_label(round_key: str, zone: str) -> str:
+    """A round's time with its zone: a scheduled round is its wall-clock time in the
+    check-in's zone (the same local time for everyone, with `timezone: recipient`); a
+    round started by hand (`manual <UTC time>`) is that UTC time."""
+    by_hand = round_key.startswith("manual ")
+    text = round_key.removeprefix("manual ")
+    try:
+        at = datetime.strptime(text[:16], "%Y-%m-%dT%H:%M")
+    except ValueError:
+        return round_key
+    when = at.strftime("%Y-%m-%d %H:%M")
+    if by_hand:
+        return f"started {when} UTC"
+    where = "in each recipient's own time zone" if zone == "recipient" else zone
+    return f"{when} {where}"
 
 
 def _scale(question: CheckInQuestion) -> tuple[str, ...]:

@@ -55,7 +55,7 @@ def report_text(
     Titles and answers stay plain text: the headings are marked bold as data.
     """
     lines: list[str | tuple[str | Span, ...]] = [
-        (bold(title), f": round {summary.round_key}"),
+        (bold(title), f": round of {summary.label or summary.round_key}"),
         _participation(summary, history),
     ]
     for question in summary.questions:
@@ -134,7 +134,7 @@ def report_chart(title: str, summary: RoundSummary, history: Sequence[RoundSumma
     bars = [q for q in summary.questions if q.question.type != "text"]
     figure = Figure(figsize=(8, 5), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
-    heading = f"{title}: round {summary.round_key}"
+    heading = f"{title}: round of {summary.label or summary.round_key}"
     if summary.nudged:
         heading += f" · {summary.responded}/{summary.nudged} answered"
     figure.suptitle(heading, fontsize=12, fontweight="bold")

@@ -67,7 +67,7 @@ def this_round(*, anonymous: bool = False) -> RoundSummary:
 def test_text_gives_participation_and_distributions() -> None:
     """The text shows participation, each option's count and share, and the mean."""
     text = report_text("MLOps check-in", this_round(), [], anonymous=False).plain
-    assert "round 2026-11-30T10:00" in text
+    assert "round of 2026-11-30 10:00 Europe/London" in text  # the time, with its zone
     assert "7/10 answered (70%)" in text
     assert "Yes 4 (57%) · Partly 2 (29%) · No 1 (14%)" in text
     assert "1 0 (0%) · 2 1 (14%) · 3 2 (29%) · 4 3 (43%) · 5 1 (14%) · mean 3.6" in text
@@ -231,3 +231,15 @@ def test_csv_escapes_formulas(value: str, cell: str) -> None:
         csv.reader(io.StringIO(export_csv(spec(), [row], anonymous=False)))
     )[1:]
     assert (person, answer) == ("'@alice", cell)
+
+
+def test_a_rounds_label_states_its_zone() -> None:
+    """A scheduled round is its wall-clock time in the check-in's zone, or everyone's own
+    local time; a round started by hand is its UTC time."""
+    from bot.checkins import round_label
+
+    assert round_label("2026-11-30T10:00", "Europe/London") == "2026-11-30 10:00 Europe/London"
+    assert round_label("2026-11-30T10:00", "recipient") == (
+        "2026-11-30 10:00 in each recipient's own time zone"
+    )
+    assert round_label("manual 2026-11-30T16:46:05", "Asia/Tokyo") == "started 2026-11-30 16:46 UTC"

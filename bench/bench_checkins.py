@@ -29,7 +29,7 @@ every click stored once. Exits 1 when a goal is missed.
 The bot paces chat.postMessage at OPSBOT_SLACK_POSTS_PER_SECOND, which the bench sets
 to --posts-per-second: by default the fake's --cap, as an operator who knows the
 workspace's limit would; --posts-per-second 0 shows the bot unpaced, living on 429s
-alone. --senders N overrides bot.rounds.SENDERS.
+alone. --senders N overrides bot.checkins.sending.SENDERS.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ from sqlalchemy.pool import NullPool
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import bot.rounds  # noqa: E402
+import bot.checkins.sending  # noqa: E402
 from bot.app import serving  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.storage.checkins import SqlCheckinStore  # noqa: E402
@@ -381,7 +381,7 @@ async def run(args: argparse.Namespace) -> int:
     # The standard library's loggers (APScheduler's) are counted too, not printed.
     logging.basicConfig(level=logging.WARNING, handlers=[counter.handler()], force=True)
     if args.senders is not None:
-        bot.rounds.SENDERS = args.senders
+        bot.checkins.sending.SENDERS = args.senders
     with tempfile.TemporaryDirectory(prefix="opsbot-bench-") as tmp_name:
         tmp = Path(tmp_name)
         knowledge = tmp / "knowledge"
@@ -418,7 +418,7 @@ async def run(args: argparse.Namespace) -> int:
                     f"round of {args.recipients} DMs; workspace cap {args.cap}/s "
                     f"(burst {args.burst}), chat.postMessage {args.channel_rate}/s per channel "
                     f"(burst {args.channel_burst}); bot paced at "
-                    f"{posts_per_second(args):g}/s, SENDERS={bot.rounds.SENDERS}, "
+                    f"{posts_per_second(args):g}/s, SENDERS={bot.checkins.sending.SENDERS}, "
                     f"tick every {args.tick_seconds} s; database {url.split(':')[0]}",
                     flush=True,
                 )
@@ -488,7 +488,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--click-seconds", type=float, default=60.0)
     parser.add_argument("--tick-seconds", type=float, default=1.0)
     parser.add_argument("--timeout", type=float, default=600.0, help="give up delivering after")
-    parser.add_argument("--senders", type=int, default=None, help="override bot.rounds.SENDERS")
+    parser.add_argument(
+        "--senders", type=int, default=None, help="override bot.checkins.sending.SENDERS"
+    )
     parser.add_argument(
         "--posts-per-second", type=float, default=None, help="the bot's pace (default: --cap)"
     )

@@ -378,6 +378,7 @@ class RoundResult:
     people: int
     install_status: int
     install_seconds: float
+    kept_seconds: float | None
     addresses: int
     run_status: int
     nudged: int  # people with at least one nudge
@@ -452,6 +453,16 @@ def honoured(calls: list[ConnectorCall], refusals: list[Refusal]) -> Honoured:
     return result
 
 
+async def roster_kept(b: Bench, count: int, since: float, limit: float) -> float | None:
+    """Seconds from `since` until `count` conversation references are kept (None: never)."""
+    while time.perf_counter() - since < limit:
+        (kept,) = (await b.rows("SELECT count(*) FROM chat_addresses"))[0]
+        if kept >= count:
+            return time.perf_counter() - since
+        await asyncio.sleep(0.1)
+    return None
+
+
 async def round_states(b: Bench) -> Counter[str]:
     rows = await b.rows(
         "SELECT n.state, count(*) FROM checkin_nudges n JOIN checkin_rounds r "
@@ -483,14 +494,19 @@ async def checkin_round(b: Bench) -> RoundResult:
             "eventType": "teamMemberAdded",
         },
     )
+    install_sent = time.perf_counter()
     install_status, install_seconds = await b.post(install)
+    kept_seconds = None
+    if not args.at_once:
+        # The bot keeps the roster after answering (it may take seconds): wait for it, and
+        # for a tick or two so that the bot's view of who is reachable is read again.
+        kept_seconds = await roster_kept(b, people + 1, install_sent, 120.0)
+        await asyncio.sleep(args.settle_ticks * args.tick_seconds)
     (addresses,) = (await b.rows("SELECT count(*) FROM chat_addresses"))[0]
-    # A tick or two, so the bot's view of who is reachable is read from the database again:
-    # see --settle-ticks.
-    await asyncio.sleep(args.settle_ticks * args.tick_seconds)
     print(
-        f"  installed in the team channel: HTTP {install_status} in {install_seconds:.2f} s "
-        f"(roster of {people} read and kept: {addresses} conversation references)",
+        f"  installed in the team channel: HTTP {install_status} in {install_seconds:.2f} s; "
+        f"roster of {people} kept after {_seconds(kept_seconds)} "
+        f"({addresses} conversation references)",
         flush=True,
     )
     cpu_start = time.process_time()
@@ -557,6 +573,7 @@ async def checkin_round(b: Bench) -> RoundResult:
         people=people,
         install_status=install_status,
         install_seconds=install_seconds,
+        kept_seconds=kept_seconds,
         addresses=int(addresses),
         run_status=run_status,
         nudged=sum(n for k, n in per_person.items() if k > 0),
@@ -628,8 +645,10 @@ def report_round(r: RoundResult, args: argparse.Namespace) -> list[str]:
         f"  minimum the limit allows: (2 x {r.people} - {args.burst}) / {args.rate:g} = "
         f"{minimum:.1f} s; ratio {ratio:.2f}",
         f"  the admin's reply after {_seconds(r.admin_reply_seconds)}: {r.admin_reply!r}",
-        f"  install (roster of {r.people} kept) answered HTTP {r.install_status} in "
-        f"{r.install_seconds:.2f} s; bench process CPU during the round {r.cpu_seconds:.1f} s",
+        f"  install answered HTTP {r.install_status} in {r.install_seconds:.2f} s, its roster of "
+        f"{r.people} kept after {_seconds(r.kept_seconds)}"
+        + (" ('checkin run' sent at once, not waiting)" if args.at_once else "")
+        + f"; bench process CPU during the round {r.cpu_seconds:.1f} s",
         f"  idle after the round, ticking every {args.tick_seconds:g} s: "
         f"{r.idle_cpu_per_second:.2f} CPU s/s = "
         f"{r.idle_cpu_per_second * args.tick_seconds * 1000:.0f} ms per tick with "
@@ -906,7 +925,9 @@ def report_latency(r: LatencyResult, args: argparse.Namespace) -> list[str]:
 # --- running it ----------------------------------------------------------------------------
 
 
-def bot_settings(tmp: Path, url: str, idp: FakeIdentityProvider, tick: float) -> Settings:
+def bot_settings(
+    tmp: Path, url: str, idp: FakeIdentityProvider, tick: float, pace: float
+) -> Settings:
     return load_settings(
         {
             "OPSBOT_KNOWLEDGE_DIR": str(tmp / "knowledge"),
@@ -914,6 +935,7 @@ def bot_settings(tmp: Path, url: str, idp: FakeIdentityProvider, tick: float) ->
             "OPSBOT_SPOOL_DIR": str(tmp / "spool"),
             "OPSBOT_CACHE_DIR": str(tmp / "cache"),
             "OPSBOT_TICK_SECONDS": str(tick),
+            "OPSBOT_TEAMS_POSTS_PER_SECOND": str(pace),
             "TEAMS_APP_ID": APP_ID,
             "TEAMS_APP_PASSWORD": APP_PASSWORD,
             "TEAMS_TENANT_ID": TENANT_ID,
@@ -975,20 +997,29 @@ async def _run(args: argparse.Namespace, tmp: Path) -> list[str]:
         print(
             f"Teams round of {args.people} people through a connector limited to "
             f"{args.rate:g} calls/s (burst {args.burst}, Retry-After in {args.retry_after}); "
-            f"tick every {args.tick_seconds:g} s; database {url.split(':')[0]}",
+            f"bot paced at {pace(args):g} calls/s; tick every {args.tick_seconds:g} s; "
+            f"database {url.split(':')[0]}",
             flush=True,
         )
-        async with running(bot_settings(tmp, url, idp, args.tick_seconds)) as server:
+        async with running(bot_settings(tmp, url, idp, args.tick_seconds, pace(args))) as server:
             b = Bench(args, server, session, idp, limited, engine)
             result = await checkin_round(b)
         missed += report_round(result, args)
         if args.rps > 0 and args.seconds > 0:
             # The same database and knowledge; ticking as often as in production.
-            async with running(bot_settings(tmp, url, idp, args.answer_tick_seconds)) as server:
+            async with running(
+                bot_settings(tmp, url, idp, args.answer_tick_seconds, pace(args))
+            ) as server:
                 b = replace(b, server=server)
                 latency = await answer_latency(b, tmp / "generator.log")
             missed += report_latency(latency, args)
     return missed
+
+
+def pace(args: argparse.Namespace) -> float:
+    """The bot's pace: --posts-per-second, else the connector's limit (as an operator who
+    knows it would set it)."""
+    return float(args.rate if args.posts_per_second is None else args.posts_per_second)
 
 
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -1016,8 +1047,19 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--settle-ticks",
         type=float,
-        default=3,
-        help="ticks let pass between the install and 'checkin run' (0: at once)",
+        default=2,
+        help="ticks let pass after the roster is kept, before 'checkin run'",
+    )
+    parser.add_argument(
+        "--at-once",
+        action="store_true",
+        help="send 'checkin run' as soon as the install is answered (roster not kept yet)",
+    )
+    parser.add_argument(
+        "--posts-per-second",
+        type=float,
+        default=None,
+        help="OPSBOT_TEAMS_POSTS_PER_SECOND, the bot's pace (default: --rate; 0: unpaced)",
     )
     parser.add_argument(
         "--round-timeout", type=float, default=420.0, help="give up waiting for the round after"

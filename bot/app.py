@@ -27,6 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.answers import DEFAULT_THRESHOLD, AnswerEngine
+from bot.checkins.service import CheckinService
 from bot.config import Settings
 from bot.errors import BotError, KnowledgeError
 from bot.handlers import Handlers
@@ -35,7 +36,6 @@ from bot.kb.files import fingerprint
 from bot.metrics import Metrics
 from bot.platforms import Platforms
 from bot.ports import Clock, Messenger, SystemClock, Telemetry
-from bot.rounds import CheckinService
 from bot.scheduler import ticking
 from bot.slack.adapter import SlackAdapter
 from bot.slack.client import Pacing, post_pacing, web_client

@@ -270,7 +270,7 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
 def _report(args: argparse.Namespace, settings: Settings) -> int:
     from bot import console
     from bot.app import open_bot
-    from bot.checkin_commands import export
+    from bot.checkins.commands import export
     from bot.model import Ref
 
     async def run() -> int:

@@ -14,7 +14,8 @@ import structlog
 
 from bot.answers import AnswerEngine
 from bot.answers.text import normalize
-from bot.checkin_commands import checkin_click, checkin_command
+from bot.checkins.commands import checkin_click, checkin_command
+from bot.checkins.service import CheckinService
 from bot.conversations import Conversations
 from bot.errors import StorageError
 from bot.events import (
@@ -31,7 +32,6 @@ from bot.events import (
 )
 from bot.kb.problems import LeftOut
 from bot.ports import AskedQuestion, Clock, NudgeMessage, QuestionLog, Telemetry, Vote
-from bot.rounds import CheckinService
 
 log = structlog.get_logger(__name__)
 

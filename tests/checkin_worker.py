@@ -28,9 +28,9 @@ import structlog
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.checkins.service import CheckinService
 from bot.kb import require_knowledge
 from bot.metrics import Metrics
-from bot.rounds import CheckinService
 from bot.slack.client import web_client
 from bot.slack.messenger import SlackMessenger
 from bot.storage.checkins import SqlCheckinStore

@@ -20,7 +20,7 @@ import yaml
 from aiohttp import web
 from sqlalchemy import text
 
-from bot.rounds import LEASE
+from bot.checkins.sending import LEASE
 from bot.storage.engine import open_engine
 from bot.storage.migrate import upgrade
 from tests.slack_fake import FakeSlack

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.checkins import (
+from bot.checkins.schedule import (
     SKIP,
     Answered,
     AnswerError,

@@ -18,13 +18,14 @@ from sqlalchemy import distinct, func, make_url, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.answers import AnswerEngine
+from bot.checkins.clicks import ANSWER_KEPT, LATER_NOT_SAVED
+from bot.checkins.service import CheckinService
 from bot.errors import StorageError, StorageRefused
 from bot.events import Feedback, Message, Origin
 from bot.handlers import THANKS, UNKNOWN_ANSWER, VOTE_KEPT, Handlers
 from bot.kb import require_knowledge
 from bot.metrics import Metrics
 from bot.ports import AskedQuestion, Gap, Nudge, Round, Vote, VoteOutcome
-from bot.rounds import ANSWER_KEPT, LATER_NOT_SAVED, CheckinService
 from bot.storage.checkins import SqlCheckinStore
 from bot.storage.engine import open_engine
 from bot.storage.migrate import upgrade

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from matplotlib.image import imread
 
-from bot.checkins import SKIP, Answered, RoundSummary, summarise
+from bot.checkins.reports import ExportRow, export_csv, report_chart, report_text
+from bot.checkins.schedule import SKIP, Answered, RoundSummary, summarise
 from bot.model import CheckInQuestion, CheckInSpec, Ref
-from bot.reports import ExportRow, export_csv, report_chart, report_text
 from bot.styled import Span
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -236,7 +236,7 @@ def test_csv_escapes_formulas(value: str, cell: str) -> None:
 def test_a_rounds_label_states_its_zone() -> None:
     """A scheduled round is its wall-clock time in the check-in's zone, or everyone's own
     local time; a round started by hand is its UTC time."""
-    from bot.checkins import round_label
+    from bot.checkins.schedule import round_label
 
     assert round_label("2026-11-30T10:00", "Europe/London") == "2026-11-30 10:00 Europe/London"
     assert round_label("2026-11-30T10:00", "recipient") == (

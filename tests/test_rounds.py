@@ -14,13 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.checkin_commands import checkin_command
+from bot.checkins.clicks import ANSWER_NOT_SAVED
+from bot.checkins.commands import checkin_command
+from bot.checkins.service import CheckinService
 from bot.events import Origin
 from bot.kb import require_knowledge
 from bot.kb.knowledge import Knowledge
 from bot.model import CheckInSpec, Entity, PersonSpec, Ref
 from bot.ports import Delivered, NewNudge, NudgeMessage
-from bot.rounds import ANSWER_NOT_SAVED, CheckinService
 from bot.storage.checkins import SqlCheckinStore
 from bot.storage.engine import open_engine
 from bot.storage.migrate import upgrade
@@ -152,7 +153,7 @@ async def test_a_slow_send_holds_up_nothing_but_itself(
     store: SqlCheckinStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Senders take the next nudge as they free up, not when a whole batch is done."""
-    monkeypatch.setattr("bot.rounds.SENDERS", 2)
+    monkeypatch.setattr("bot.checkins.sending.SENDERS", 2)
     slow = HoldingMessenger(held=ALICE, others=2)
     clock = FakeClock(SUNDAY)
     await service(store, slow, clock).tick()

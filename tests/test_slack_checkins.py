@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from bot.answers import AnswerEngine
+from bot.checkins.service import CheckinService
 from bot.events import answer_payload, round_payload
 from bot.handlers import Handlers
 from bot.metrics import Metrics
-from bot.rounds import CheckinService
 from bot.slack.adapter import SlackAdapter
 from bot.slack.client import post_pacing, web_client
 from bot.slack.messenger import METADATA_TYPE, SlackMessenger

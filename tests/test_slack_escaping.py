@@ -25,7 +25,9 @@ from hypothesis import strategies as st
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answers import AnswerEngine
-from bot.checkins import Answered, summarise
+from bot.checkins.reports import report_text
+from bot.checkins.schedule import Answered, summarise
+from bot.checkins.service import CheckinService
 from bot.events import (
     INTENTS,
     Answer,
@@ -57,8 +59,6 @@ from bot.model import (
     TermSpec,
 )
 from bot.ports import NudgeMessage
-from bot.reports import report_text
-from bot.rounds import CheckinService
 from bot.slack import markup as mk
 from bot.slack.adapter import SlackAdapter
 from bot.slack.blocks import FALLBACK_TEXT, SlackRenderer, reply_mrkdwn

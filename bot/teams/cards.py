@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.answers.render import KIND_LABELS, fact, first_paragraph, person_teams
+from bot.checkins.schedule import SKIP_QUESTION
 from bot.events import (
     Answer,
     Intent,
@@ -46,7 +47,6 @@ from bot.model import (
     TeamSpec,
 )
 from bot.ports import NudgeMessage
-from bot.rounds import SKIP_QUESTION
 from bot.styled import Span, Style, Styled
 
 Card = dict[str, Any]

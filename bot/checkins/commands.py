@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from bot.checkins.reports import ExportRow, export_csv
+from bot.checkins.service import CheckinService
 from bot.events import Attachment, CheckinClick, Origin, Reply
 from bot.model import CheckInSpec, Entity, Ref
 from bot.ports import Round
-from bot.reports import ExportRow, export_csv
-from bot.rounds import CheckinService
 from bot.styled import Span, Styled, code
 
 USAGE = "Usage: /ops checkin list | run NAME | pause NAME | resume NAME | report NAME | export NAME"

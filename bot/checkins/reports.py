@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from bot.checkins import SKIP, QuestionSummary, RoundSummary, share
+from bot.checkins.schedule import SKIP, QuestionSummary, RoundSummary, share
 from bot.model import CheckInSpec
 from bot.styled import Span, Styled, bold, italic
 

@@ -22,6 +22,14 @@ from bot.model import CheckInQuestion, CheckInSpec, Entity, PersonSpec, Ref, who
 RECIPIENT = "recipient"
 #: The stored value of "Skip this round".
 SKIP = "__skip__"
+#: The question id under which "Skip this round" is stored.
+SKIP_QUESTION = "__round__"
+
+
+def spec_of(checkin: Entity) -> CheckInSpec:
+    """The check-in spec of a `checkin` entity."""
+    assert isinstance(checkin.spec, CheckInSpec)
+    return checkin.spec
 
 
 def zone(name: str | None) -> ZoneInfo:

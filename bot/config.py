@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     admins: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), validation_alias=AliasChoices("OPSBOT_ADMINS")
     )
+    #: Where knowledge maintainers hear about proposed changes and the weekly gaps digest:
+    #: a Slack channel id, or `teams:<conversation id>`; unset: the admins, by DM.
+    knowledge_channel: str | None = Field(
+        default=None, min_length=1, validation_alias=AliasChoices("OPSBOT_KNOWLEDGE_CHANNEL")
+    )
     log_format: Literal["console", "json"] = Field(
         default="console", validation_alias=AliasChoices("OPSBOT_LOG_FORMAT")
     )

@@ -300,6 +300,64 @@ class CheckinStore(Protocol):
     ) -> None: ...
 
 
+# -- ownership attestation ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttestAsk:
+    """One entity that one attestation nudge (its round, its person) asks about, as one
+    of its questions."""
+
+    round_key: str
+    person: str
+    question: str
+    entity: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttestRecord:
+    """One ask and what became of it: the answer given, and the owner named on a "no"."""
+
+    round_id: int
+    person: str
+    question: str
+    entity: str
+    asked_at: datetime
+    closes_at: datetime
+    sent: bool = False  # the nudge reached them (else it is still going, or never did)
+    answer: str | None = None
+    answered_at: datetime | None = None
+    proposed_owner: str | None = None
+    proposed_by: str | None = None
+
+
+class AttestStore(Protocol):
+    """Where ownership attestations are kept (their rounds and nudges are check-in rounds,
+    in the `CheckinStore`)."""
+
+    async def claim(
+        self, checkin: str, nudges: list[NewNudge], asks: list[AttestAsk], at: datetime
+    ) -> int:
+        """Claim `nudges` (rounds of `checkin`) with their asks, in one transaction, so a
+        nudge never exists without what it asks; return how many nudges were new."""
+        ...
+
+    async def asks(self, round_id: int, person: str) -> list[AttestAsk]:
+        """What one nudge asks, in question order."""
+        ...
+
+    async def records(self, checkin: str) -> list[AttestRecord]:
+        """Every ask there was, with its answer; oldest first."""
+        ...
+
+    async def propose(
+        self, round_id: int, person: str, question: str, owner: str, by: str, at: datetime
+    ) -> bool:
+        """Record who `person` says owns the entity of their `question` now; False when
+        they were not asked it."""
+        ...
+
+
 @dataclass(frozen=True, kw_only=True)
 class NudgeMessage:
     """A check-in nudge (or its reminder) as a platform should show it."""
@@ -382,4 +440,168 @@ class AddressBook(Protocol):
 
     async def addresses(self, platform: str) -> list[ChatAddress]:
         """Every address known on `platform`."""
+        ...
+
+
+# -- the weekly knowledge gaps digest, and what people suggest from it ------------------
+
+#: Which list of the digest a question is in: never answered, or answered "not helpful".
+GapSection = Literal["unanswered", "unhelpful"]
+#: What a suggestion proposes: its words as an alias of an entity, or a new FAQ answer.
+SuggestionKind = Literal["alias", "faq"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class WeekGap:
+    """A question asked in one week, grouped by its normalised text, with its wordings."""
+
+    key: str
+    example: str  # the most recent wording
+    wordings: tuple[str, ...]  # distinct wordings, most recent first
+    count: int
+    last_asked: datetime
+    entity: str | None = None  # the entity most often answered ("not helpful" only)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewDigestItem:
+    """One question of a digest, as claimed with it."""
+
+    section: GapSection
+    key: str
+    example: str
+    wordings: tuple[str, ...]
+    count: int
+    entity: str | None = None  # the closest entity's ref
+    owner: str | None = None  # its owner's ref
+
+
+@dataclass(frozen=True, kw_only=True)
+class DigestItem(NewDigestItem):
+    id: int
+    digest_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class DigestPost:
+    """One delivery of a digest to one place (a channel, an admin)."""
+
+    id: int
+    digest_id: int
+    key: str  # the digest's key; platforms tag the message with it
+    target: str  # a platform address: a Slack channel or user id, `teams:<id>`, ...
+    attempts: int
+    lease_expired: bool = False  # was "sending" when its sender vanished: ambiguous
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewSuggestion:
+    """What one person suggests for one question of a digest; theirs again replaces it."""
+
+    item_id: int
+    kind: SuggestionKind
+    platform: str
+    user: str
+    suggested_at: datetime
+    person: str | None = None  # their knowledge person, when known
+    entity: str | None = None  # alias: the entity's ref
+    alias: str | None = None  # alias: the words to add
+    answer: str | None = None  # faq: the answer (Markdown)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Suggestion(NewSuggestion):
+    id: int
+    key: str  # the question's normalised text
+    wordings: tuple[str, ...]
+
+
+class DigestStore(Protocol):
+    """Digests claimed once, delivered once per place, and the suggestions made from them."""
+
+    async def week_gaps(
+        self, since: datetime, until: datetime, limit: int
+    ) -> tuple[list[WeekGap], list[WeekGap]]:
+        """The most-asked unanswered questions, and the most-asked ones answered "not
+        helpful", asked in [since, until); most asked first, then most recent."""
+        ...
+
+    async def has_digest(self, key: str) -> bool: ...
+
+    async def claim_digest(
+        self,
+        key: str,
+        *,
+        since: datetime,
+        until: datetime,
+        items: Sequence[NewDigestItem],
+        targets: Sequence[str],
+        at: datetime,
+    ) -> bool:
+        """Insert the digest `key` with its items and one post per target, in one
+        transaction; False (nothing written) when `key` was claimed before."""
+        ...
+
+    async def take_posts(
+        self, now: datetime, owner: str, lease: timedelta, limit: int
+    ) -> list[DigestPost]:
+        """Move posts that may be sent now to "sending", leased to `owner`."""
+        ...
+
+    async def posted(self, post_id: int, channel: str, ts: str, at: datetime) -> None: ...
+
+    async def post_failed(
+        self, post_id: int, error: str, retry_at: datetime | None, *, owner: str
+    ) -> None:
+        """`owner`'s send failed: retried at `retry_at`, or never when None."""
+        ...
+
+    async def items(self, digest_id: int) -> list[DigestItem]: ...
+
+    async def item(self, item_id: int) -> DigestItem | None: ...
+
+    async def suggest(self, suggestion: NewSuggestion) -> bool:
+        """Store it (replacing the same person's earlier one for that item); False when the
+        item does not exist."""
+        ...
+
+    async def suggestions(self, since: datetime | None = None) -> list[Suggestion]:
+        """Every suggestion (made since `since`), oldest first."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class DigestLine:
+    """One question of a digest as a platform shows it."""
+
+    item_id: int
+    section: GapSection
+    question: str
+    count: int
+    closest: str | None = None  # the closest entity's title
+    closest_ref: str | None = None
+    owner: str | None = None  # its owner's title
+    #: The words a suggestion would add as an alias, unless the person changes them.
+    alias: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DigestMessage:
+    key: str  # the digest's key; platforms tag the message with it
+    title: str
+    period: str  # the week it covers, as people read it
+    lines: tuple[DigestLine, ...]
+
+
+class DigestPoster(Protocol):
+    """Where digests go: a knowledge channel, or admins by DM (a `Messenger` does it)."""
+
+    def address(self, person: Entity, prefer: Sequence[str] = ()) -> str | None: ...
+
+    async def digest(self, target: str, message: DigestMessage) -> Delivered:
+        """Post `message` to `target`; `Unreachable` or `DeliveryFailed` when it cannot."""
+        ...
+
+    async def find_digest(self, target: str, key: str) -> Delivered | None:
+        """The digest `key` already posted to `target` (after a crash mid-send)."""
         ...

@@ -8,23 +8,21 @@ one) and is checked again, as made at its time, once the database is back.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
 
-from bot.checkins.nudges import message
-from bot.checkins.schedule import SKIP, SKIP_QUESTION, AnswerError, check_answer, spec_of
+from bot.checkins.schedule import SKIP, SKIP_QUESTION, AnswerError, check_answer
+from bot.checkins.sending import Letters
 from bot.errors import StorageError, StorageRefused
-from bot.kb.knowledge import Knowledge
-from bot.model import Entity, Ref
 from bot.ports import AnswerOutbox, CheckinStore, Clock, Nudge, NudgeMessage, PendingAnswer
 
 log = structlog.get_logger(__name__)
 
 SNOOZE = timedelta(hours=1)
 SAVE_TRIES = 3
+GONE = "This check-in no longer exists."
 NO_SUCH_QUESTION = "That question is no longer part of this check-in."
 ANSWER_KEPT = (
     "I couldn't save your answer just now (the database is unavailable). I've kept it and"
@@ -52,14 +50,14 @@ class Clicks:
     def __init__(
         self,
         *,
-        knowledge: Callable[[], Knowledge],
         store: CheckinStore,
+        letters: Letters,
         clock: Clock,
         save_pause: float = 0.2,
         outbox: AnswerOutbox | None = None,
     ) -> None:
-        self._knowledge = knowledge
         self._store = store
+        self._letters = letters
         self._clock = clock
         self._save_pause = save_pause
         # Where an answer clicked while the database is away waits (else: "click again").
@@ -132,11 +130,11 @@ class Clicks:
         found = await self._own_round(click.user, click.round_id, click.clicked_at)
         if isinstance(found, str):
             return _Settled(saved=False, text=found)
-        checkin, nudge = found
+        shown, nudge = found
         if click.question == SKIP_QUESTION:
             stored, done = SKIP, "Skipped this round. See you next time!"
         else:
-            question = next((q for q in spec_of(checkin).questions if q.id == click.question), None)
+            question = next((q for q in shown.questions if q.id == click.question), None)
             if question is None:
                 return _Settled(saved=False, text=NO_SUCH_QUESTION)
             try:
@@ -149,21 +147,17 @@ class Clicks:
 
     async def _own_round(
         self, user: str, round_id: int, at: datetime
-    ) -> tuple[Entity, Nudge] | str:
+    ) -> tuple[NudgeMessage, Nudge] | str:
         round_ = await self._store.round(round_id)
-        checkin = (
-            None
-            if round_ is None
-            else self._knowledge().get(Ref(kind="checkin", name=round_.checkin))
-        )
-        if round_ is None or checkin is None:
-            return "This check-in no longer exists."
+        if round_ is None:
+            return GONE
         if round_.closed_at is not None or at >= round_.closes_at:
             return "This round is closed, so answers can no longer change. Thanks anyway!"
         nudge = await self._store.nudge_for(round_id, user)
         if nudge is None:
             return "This check-in was sent to someone else; only they can answer it."
-        return checkin, nudge
+        shown = await self._letters.message(nudge)
+        return GONE if shown is None else (shown, nudge)
 
     async def _save(self, click: PendingAnswer, person: str, value: str, tries: int) -> None:
         """Store an answer, riding out a blip of the database; `StorageError` after `tries`."""
@@ -185,9 +179,9 @@ class Clicks:
         """(check-in title, round) for each open round `user` was nudged in."""
         found = []
         for nudge in await self._store.open_for(user):
-            checkin = self._knowledge().get(Ref(kind="checkin", name=nudge.checkin))
-            if checkin is not None:
-                found.append((checkin.title, nudge.round_key))
+            shown = await self._letters.message(nudge)
+            if shown is not None:
+                found.append((shown.title, nudge.round_key))
         return found
 
     async def nudge_view(
@@ -199,12 +193,12 @@ class Clicks:
         round_ = await self._store.round(round_id)
         if nudge is None or round_ is None or nudge.user is None:
             return None
-        checkin = self._knowledge().get(Ref(kind="checkin", name=nudge.checkin))
-        if checkin is None:
+        shown = await self._letters.message(nudge)
+        if shown is None:
             return None
         answers = {
             a.question: a.value
             for a in await self._store.answers(round_id)
             if a.person == nudge.person
         }
-        return message(checkin, nudge), answers, round_.is_open(self._clock.now())
+        return shown, answers, round_.is_open(self._clock.now())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.checkins.schedule import spec_of
-from bot.errors import Unreachable
+from bot.checkins.sending import deliver
 from bot.kb.knowledge import Knowledge
 from bot.model import Entity, Ref
 from bot.ports import Delivered, Messenger, Nudge, NudgeMessage
@@ -19,8 +19,12 @@ class CheckinLetters:
     def checkin(self, nudge: Nudge) -> Entity | None:
         return self._knowledge().get(Ref(kind="checkin", name=nudge.checkin))
 
-    def current(self, nudge: Nudge) -> bool:
+    async def current(self, nudge: Nudge) -> bool:
         return self.checkin(nudge) is not None
+
+    async def message(self, nudge: Nudge, *, reminder: bool = False) -> NudgeMessage | None:
+        checkin = self.checkin(nudge)
+        return None if checkin is None else message(checkin, nudge, reminder=reminder)
 
     def address(self, nudge: Nudge) -> str | None:
         checkin = self.checkin(nudge)
@@ -30,10 +34,7 @@ class CheckinLetters:
         return self._messenger.address(person, spec_of(checkin).platforms)
 
     async def deliver(self, nudge: Nudge, *, reminder: bool = False) -> Delivered:
-        checkin = self.checkin(nudge)
-        if checkin is None:  # removed by a reload since current() looked
-            raise Unreachable(f"check-in {nudge.checkin} is no longer in the knowledge")
-        return await self._messenger.nudge(message(checkin, nudge, reminder=reminder))
+        return await deliver(self, self._messenger, nudge, reminder=reminder)
 
 
 def message(checkin: Entity, nudge: Nudge, *, reminder: bool = False) -> NudgeMessage:

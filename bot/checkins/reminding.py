@@ -26,7 +26,11 @@ class Reminder:
         reminded = 0
         paused = await self._store.paused()
         for nudge in await self._store.take_reminders(now, BATCH):
-            if nudge.user is None or nudge.checkin in paused or not self._letters.current(nudge):
+            if (
+                nudge.user is None
+                or nudge.checkin in paused
+                or not await self._letters.current(nudge)
+            ):
                 continue
             try:
                 await self._letters.deliver(nudge, reminder=True)

@@ -180,6 +180,8 @@ class RoundSummary:
     who: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # empty if anonymous
     #: The round as people read it: its time, stated with its zone.
     label: str = ""
+    #: When the round was, as a date and time on a wall clock; None for an unknown key.
+    time: RoundTime | None = None
 
     @property
     def participation(self) -> float:
@@ -224,24 +226,50 @@ def summarise(
         questions=tuple(summaries),
         who=who,
         label=round_label(round_key, spec.timezone),
+        time=round_time(round_key, spec.timezone),
     )
 
 
-def round_label(round_key: str, zone: str) -> str:
-    """A round's time with its zone: a scheduled round is its wall-clock time in the
-    check-in's zone (the same local time for everyone, with `timezone: recipient`); a
-    round started by hand (`manual <UTC time>`) is that UTC time."""
-    by_hand = round_key.startswith("manual ")
+@dataclass(frozen=True, kw_only=True)
+class RoundTime:
+    """A round's time on a wall clock: a scheduled round's wall-clock time in the check-in's
+    zone (with `timezone: recipient`, the same local time for everyone); a round started by
+    hand, the time it started, in the check-in's zone (UTC with `timezone: recipient`)."""
+
+    at: datetime  # naive: wall-clock time in `where`
+    where: str  # an IANA zone, or RECIPIENT: each recipient's own time zone
+    manual: bool = False
+
+    @property
+    def zone_text(self) -> str:
+        return "in each recipient's own time zone" if self.where == RECIPIENT else self.where
+
+
+def round_time(round_key: str, zone_name: str) -> RoundTime | None:
+    """When the round `round_key` of a check-in in `zone_name` was; None if not a round key."""
+    manual = round_key.startswith("manual ")
     text = round_key.removeprefix("manual ")
     try:
         at = datetime.strptime(text[:16], "%Y-%m-%dT%H:%M")
     except ValueError:
+        return None
+    if not manual:
+        return RoundTime(at=at, where=zone_name)
+    if zone_name == RECIPIENT:
+        return RoundTime(at=at, where="UTC", manual=True)
+    tz = zone(zone_name)
+    local = at.replace(tzinfo=UTC).astimezone(tz).replace(tzinfo=None)
+    return RoundTime(at=local, where=str(tz), manual=True)
+
+
+def round_label(round_key: str, zone_name: str) -> str:
+    """A round's time with its zone, e.g. "2026-11-30 10:00 Europe/London"; a round
+    started by hand says so after its time."""
+    found = round_time(round_key, zone_name)
+    if found is None:
         return round_key
-    when = at.strftime("%Y-%m-%d %H:%M")
-    if by_hand:
-        return f"started {when} UTC"
-    where = "in each recipient's own time zone" if zone == "recipient" else zone
-    return f"{when} {where}"
+    label = f"{found.at:%Y-%m-%d %H:%M} {found.zone_text}"
+    return f"{label}, started by hand" if found.manual else label
 
 
 def _scale(question: CheckInQuestion) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ message in the chat before sending it again. What a message says is not known he
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -17,7 +18,7 @@ from typing import Protocol
 import structlog
 
 from bot.errors import DeliveryFailed, StorageError, Unreachable
-from bot.ports import CheckinStore, Clock, Delivered, Messenger, Nudge, Round
+from bot.ports import CheckinStore, Clock, Delivered, Messenger, Nudge, NudgeMessage, Round
 
 log = structlog.get_logger(__name__)
 
@@ -33,8 +34,12 @@ NOT_REACHABLE = "not reachable on any chat platform yet"
 class Letters(Protocol):
     """What the messages of some rounds say, and where they go."""
 
-    def current(self, nudge: Nudge) -> bool:
+    async def current(self, nudge: Nudge) -> bool:
         """Whether what `nudge` asks about still exists (a check-in may have been removed)."""
+        ...
+
+    async def message(self, nudge: Nudge, *, reminder: bool = False) -> NudgeMessage | None:
+        """What `nudge` (with its `user`) says; None when what it asks about is gone."""
         ...
 
     def address(self, nudge: Nudge) -> str | None:
@@ -45,6 +50,40 @@ class Letters(Protocol):
         """Send `nudge` (to `nudge.user`); `Unreachable` or `DeliveryFailed` when it
         could not go."""
         ...
+
+
+class ByRound:
+    """The letters of rounds of several kinds, told apart by their check-in name."""
+
+    def __init__(self, default: Letters, special: Mapping[str, Letters]) -> None:
+        self._default = default
+        self._special = dict(special)
+
+    def _of(self, nudge: Nudge) -> Letters:
+        return self._special.get(nudge.checkin, self._default)
+
+    async def current(self, nudge: Nudge) -> bool:
+        return await self._of(nudge).current(nudge)
+
+    async def message(self, nudge: Nudge, *, reminder: bool = False) -> NudgeMessage | None:
+        return await self._of(nudge).message(nudge, reminder=reminder)
+
+    def address(self, nudge: Nudge) -> str | None:
+        return self._of(nudge).address(nudge)
+
+    async def deliver(self, nudge: Nudge, *, reminder: bool = False) -> Delivered:
+        return await self._of(nudge).deliver(nudge, reminder=reminder)
+
+
+async def deliver(
+    letters: Letters, messenger: Messenger, nudge: Nudge, *, reminder: bool
+) -> Delivered:
+    """Send what `letters` says `nudge` is; `Unreachable` when its subject went away since
+    `current()` looked (a knowledge reload)."""
+    shown = await letters.message(nudge, reminder=reminder)
+    if shown is None:
+        raise Unreachable(f"{nudge.checkin}: what this asks about is no longer in the knowledge")
+    return await messenger.nudge(shown)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -120,7 +159,7 @@ class Sender:
         """Send one message; one whose round closed or is paused is recorded missed, and so
         is one whose subject is gone."""
         closed = round_ is None or round_.closed_at is not None
-        if closed or paused or not self._letters.current(nudge):
+        if closed or paused or not await self._letters.current(nudge):
             await self._store.missed(nudge.id)
             return False
         assert round_ is not None

@@ -8,9 +8,10 @@ restart. Time comes from the clock port; nothing here sleeps.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 
 import structlog
 
@@ -20,7 +21,7 @@ from bot.checkins.nudges import CheckinLetters
 from bot.checkins.planning import Planner
 from bot.checkins.reminding import Reminder
 from bot.checkins.schedule import RoundSummary, audience, spec_of
-from bot.checkins.sending import Sender
+from bot.checkins.sending import ByRound, Letters, Sender
 from bot.errors import StorageError
 from bot.kb.knowledge import Knowledge
 from bot.model import Entity, PersonSpec, Ref
@@ -67,13 +68,16 @@ class CheckinService:
         admins: frozenset[str] = frozenset(),
         save_pause: float = 0.2,
         outbox: AnswerOutbox | None = None,
+        others: Mapping[str, Letters] = MappingProxyType({}),
     ) -> None:
+        """`others`: the letters of other kinds of rounds sent the same way, by their
+        check-in name (ownership attestation)."""
         self.knowledge = knowledge
         self.store = store
         self._messenger = messenger
         self._clock = clock
         self._admins = admins
-        letters = CheckinLetters(knowledge=knowledge, messenger=messenger)
+        letters = ByRound(CheckinLetters(knowledge=knowledge, messenger=messenger), others)
         self._planner = Planner(knowledge=knowledge, store=store, messenger=messenger, clock=clock)
         self._sender = Sender(
             store=store, messenger=messenger, letters=letters, clock=clock, owner=owner
@@ -81,7 +85,7 @@ class CheckinService:
         self._reminder = Reminder(store=store, letters=letters)
         self._closer = Closer(knowledge=knowledge, store=store, messenger=messenger)
         self.clicks = Clicks(
-            knowledge=knowledge, store=store, clock=clock, save_pause=save_pause, outbox=outbox
+            store=store, letters=letters, clock=clock, save_pause=save_pause, outbox=outbox
         )
 
     async def tick(self) -> TickResult:

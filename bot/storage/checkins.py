@@ -108,59 +108,8 @@ class SqlCheckinStore:
         """Insert the nudges whose keys are new (and their rounds); return how many."""
         if not nudges:
             return 0
-        inserted = 0
         async with self._transaction("claiming nudges") as conn:
-            rounds = await self._open_rounds(conn, nudges, at)
-            for start in range(0, len(nudges), _CHUNK):
-                rows = [
-                    {
-                        "key": n.key,
-                        "round_id": rounds[(n.checkin, n.round_key)],
-                        "person": n.person,
-                        "user_id": n.user,
-                        "occurrence": n.occurrence,
-                        "state": "missed" if n.missed else "claimed",
-                        "attempts": 0,
-                        "next_attempt_at": None if n.missed else n.occurrence,
-                        "remind_at": n.remind_at,
-                    }
-                    for n in nudges[start : start + _CHUNK]
-                ]
-                statement = insert_for(conn)(CheckinNudge).values(rows).on_conflict_do_nothing()
-                result = await conn.execute(statement)
-                inserted += max(result.rowcount, 0)
-        return inserted
-
-    async def _open_rounds(
-        self, conn: AsyncConnection, nudges: Sequence[NewNudge], at: datetime
-    ) -> dict[tuple[str, str], int]:
-        latest: dict[tuple[str, str], datetime] = {}
-        for n in nudges:
-            key = (n.checkin, n.round_key)
-            latest[key] = max(latest.get(key, n.closes_at), n.closes_at)
-        for (checkin, round_key), closes_at in latest.items():
-            upsert = insert_for(conn)(CheckinRound).values(
-                checkin=checkin, round_key=round_key, opened_at=at, closes_at=closes_at
-            )
-            # Someone in a later time zone keeps the round open longer, until it closes.
-            later = case(
-                (upsert.excluded.closes_at > _ROUND.c.closes_at, upsert.excluded.closes_at),
-                else_=_ROUND.c.closes_at,
-            )
-            await conn.execute(
-                upsert.on_conflict_do_update(
-                    index_elements=[CheckinRound.checkin, CheckinRound.round_key],
-                    set_={"closes_at": later},
-                    where=_ROUND.c.closed_at.is_(None),
-                )
-            )
-        wanted = or_(
-            *(and_(CheckinRound.checkin == c, CheckinRound.round_key == r) for c, r in latest)
-        )
-        found = await conn.execute(
-            select(CheckinRound.id, CheckinRound.checkin, CheckinRound.round_key).where(wanted)
-        )
-        return {(row.checkin, row.round_key): row.id for row in found}
+            return await claim_nudges(conn, nudges, at)
 
     async def take_due(
         self, now: datetime, owner: str, lease: timedelta, limit: int
@@ -413,6 +362,62 @@ class SqlCheckinStore:
 
     def _transaction(self, action: str) -> AbstractAsyncContextManager[AsyncConnection]:
         return transaction(self._engine, action)
+
+
+async def claim_nudges(conn: AsyncConnection, nudges: Sequence[NewNudge], at: datetime) -> int:
+    """Insert the nudges whose keys are new (and their rounds), within the transaction of
+    `conn`; return how many."""
+    inserted = 0
+    rounds = await _open_rounds(conn, nudges, at)
+    for start in range(0, len(nudges), _CHUNK):
+        rows = [
+            {
+                "key": n.key,
+                "round_id": rounds[(n.checkin, n.round_key)],
+                "person": n.person,
+                "user_id": n.user,
+                "occurrence": n.occurrence,
+                "state": "missed" if n.missed else "claimed",
+                "attempts": 0,
+                "next_attempt_at": None if n.missed else n.occurrence,
+                "remind_at": n.remind_at,
+            }
+            for n in nudges[start : start + _CHUNK]
+        ]
+        statement = insert_for(conn)(CheckinNudge).values(rows).on_conflict_do_nothing()
+        result = await conn.execute(statement)
+        inserted += max(result.rowcount, 0)
+    return inserted
+
+
+async def _open_rounds(
+    conn: AsyncConnection, nudges: Sequence[NewNudge], at: datetime
+) -> dict[tuple[str, str], int]:
+    latest: dict[tuple[str, str], datetime] = {}
+    for n in nudges:
+        key = (n.checkin, n.round_key)
+        latest[key] = max(latest.get(key, n.closes_at), n.closes_at)
+    for (checkin, round_key), closes_at in latest.items():
+        upsert = insert_for(conn)(CheckinRound).values(
+            checkin=checkin, round_key=round_key, opened_at=at, closes_at=closes_at
+        )
+        # Someone in a later time zone keeps the round open longer, until it closes.
+        later = case(
+            (upsert.excluded.closes_at > _ROUND.c.closes_at, upsert.excluded.closes_at),
+            else_=_ROUND.c.closes_at,
+        )
+        await conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[CheckinRound.checkin, CheckinRound.round_key],
+                set_={"closes_at": later},
+                where=_ROUND.c.closed_at.is_(None),
+            )
+        )
+    wanted = or_(*(and_(CheckinRound.checkin == c, CheckinRound.round_key == r) for c, r in latest))
+    found = await conn.execute(
+        select(CheckinRound.id, CheckinRound.checkin, CheckinRound.round_key).where(wanted)
+    )
+    return {(row.checkin, row.round_key): row.id for row in found}
 
 
 def _round(row: Row[Any]) -> Round:

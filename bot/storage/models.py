@@ -183,6 +183,27 @@ class CheckinAnswer(Base):
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class AttestItem(Base):
+    """One entity in one ownership attestation: which question of whose nudge asks about it,
+    and who, if they said "no", they named as its owner now."""
+
+    __tablename__ = "attest_items"
+    __table_args__ = (
+        UniqueConstraint("round_id", "person", "question"),
+        Index(None, "entity", "asked_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("checkin_rounds.id", ondelete="CASCADE"))
+    person: Mapped[str] = mapped_column(String(255))
+    question: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    entity: Mapped[str] = mapped_column(String(255))
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    proposed_owner: Mapped[str | None] = mapped_column(Text)
+    proposed_by: Mapped[str | None] = mapped_column(String(255))
+    proposed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class AuditEntry(Base):
     """Who asked for an admin action, and whether it was allowed."""
 

@@ -84,6 +84,22 @@ def test_due_gives_each_person_the_occurrences_of_their_zone() -> None:
     assert len({d.key for d in found}) == 30
 
 
+def test_one_instant_in_several_zones_is_one_round() -> None:
+    """A cron that fires in every zone at the same instant (every 30 minutes) makes one
+    round per instant, not one per zone's wall time; a daily cron still shares the round
+    of the same wall time across zones."""
+    people = [entity(Ref(kind="person", name=n), PersonSpec()) for n in ("a", "b", "c")]
+    zones = dict(zip((p.ref for p in people), (LONDON, NEW_YORK, SYDNEY), strict=True))
+    spec = CheckInSpec(schedule="*/30 * * * *", timezone="recipient", audience=(), questions=())
+    checkin = entity(Ref(kind="checkin", name="often"), spec)
+    at = utc(2026, 11, 30, 16, 30)
+    found = due(checkin, people, zones, at, at + timedelta(minutes=1))
+    assert [d.occurrence for d in found] == [at] * 3
+    assert {d.round_key for d in found} == {"2026-11-30T11:30"}  # New York's, the earliest
+    later = due(checkin, people, zones, at, at + timedelta(hours=1, minutes=1))
+    assert len({d.round_key for d in later}) == 3  # 16:30, 17:00 and 17:30: three rounds
+
+
 def test_round_key_is_the_wall_time() -> None:
     """Recipients in different zones share the round of the same wall time."""
     assert wall_time(utc(2026, 11, 30, 10), LONDON) == "2026-11-30T10:00"

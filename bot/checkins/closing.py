@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
@@ -63,4 +64,6 @@ class Closer:
         ][:HISTORY]
         anonymous = spec_of(checkin).anonymous
         text = report_text(checkin.title, current, earlier, anonymous=anonymous)
-        return text, report_chart(checkin.title, current, earlier)
+        # Drawing takes a few tenths of a second: not on the event loop.
+        chart = await asyncio.to_thread(report_chart, checkin.title, current, earlier)
+        return text, chart

@@ -35,14 +35,14 @@ if TYPE_CHECKING:
 #: Earlier rounds shown in the text trend; rounds shown in the chart, this one included.
 TEXT_TREND = 5
 CHART_ROUNDS = 12
-#: Questions given a row in the chart; the rest are in the text only.
-CHART_QUESTIONS = 8
 MAX_TEXTS = 10
 TEXT_CHARS = 200
 #: A round in a trend where nobody answered the question.
 _GAP = "\N{EN DASH}"
 #: The mark of a round started by hand, in labels.
 MANUAL_MARK = "manual"
+#: Month names as labels show them, whatever the process's locale.
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def _pct(part: float) -> str:
@@ -69,7 +69,7 @@ def round_labels(rounds: Sequence[RoundSummary]) -> list[tuple[str, ...]]:
             labels.append(tuple(textwrap.wrap(summary.round_key, 10) or [""]))
             continue
         at = time.at
-        lines = [f"{at:%b} {at.day}"]
+        lines = [f"{_MONTHS[at.month - 1]} {at.day}"]
         if days[(at.month, at.day)] > dates[at.date()]:
             lines.append(str(at.year))
         if dates[at.date()] > 1:
@@ -213,9 +213,12 @@ def _trend_values(question: QuestionSummary, rounds: Sequence[RoundSummary]) -> 
 
 # -- chart ------------------------------------------------------------------------------
 
-#: The chart's frame, in inches: the figure is WIDTH wide, rows are stacked as needed.
+#: The chart's frame, in inches: the figure is WIDTH wide, rows are stacked as needed up
+#: to MAX_HEIGHT (Teams shows a picture of up to 1024x1024 pixels; Slack has no limit).
 WIDTH = 10.0
 DPI = 100
+MAX_HEIGHT = 1024 / DPI
+_TOP = 0.85
 _EDGE = 0.35
 _NOW_WIDTH = 2.9  # this round's answers, on the left
 _TREND_LEFT = 4.0  # the trend over the rounds, on the right
@@ -252,8 +255,9 @@ def report_chart(title: str, summary: RoundSummary, history: Sequence[RoundSumma
 
 def report_figure(title: str, summary: RoundSummary, history: Sequence[RoundSummary]) -> Figure:
     """The report as a figure, one row per thing measured: participation, then each
-    choice and scale question. Each row shows this round on the left and its trend over
-    the last CHART_ROUNDS rounds on the right; the rounds are named under the last row.
+    choice and scale question, as many as fit in MAX_HEIGHT (a note counts the rest).
+    Each row shows this round on the left and its trend over the last CHART_ROUNDS
+    rounds on the right; the rounds are named once, under the lowest trend.
 
     `history` holds the earlier rounds, newest first. Axes are labelled for inspection:
     "now:<id>" and "trend:<id>", with "participation" as the id of the participation row.
@@ -263,15 +267,8 @@ def report_figure(title: str, summary: RoundSummary, history: Sequence[RoundSumm
 
     rounds = [*reversed(history[: CHART_ROUNDS - 1]), summary]
     labels = round_labels(rounds)
-    charted = [q for q in summary.questions if _has_trend(q)][:CHART_QUESTIONS]
-    rows = [_Row(heading=("Participation",), question=None)]
-    rows += [_Row(heading=_wrapped(q.question.text, 110, 2), question=q) for q in charted]
-    notes = _notes(summary, charted)
     tick_lines = max(len(label) for label in labels)
-    heights = [len(r.heading) * _HEADING_LINE + _TITLES + _PANEL + _ROW_GAP for r in rows]
-    top = 0.78
-    bottom = tick_lines * _TICK_LINE + 0.12 + (len(notes) + 1) * _NOTE_LINE + 0.1
-    height = top + sum(heights) + bottom
+    rows, notes, height = _plan(summary, tick_lines)
     figure = Figure(figsize=(WIDTH, height), dpi=DPI)
     FigureCanvasAgg(figure)
 
@@ -279,43 +276,24 @@ def report_figure(title: str, summary: RoundSummary, history: Sequence[RoundSumm
         """Inches from the figure's top left to figure coordinates."""
         return x / WIDTH, 1 - y / height
 
-    heading = textwrap.shorten(title, 80, placeholder="…")
-    figure.text(
-        *at(_EDGE, 0.42),
-        f"{heading} \N{EN DASH} {_inline(labels[-1])}",
-        fontsize=14,
-        fontweight="bold",
-        color=_INK,
-    )
-    figure.text(*at(_EDGE, 0.68), _subtitle(summary, history), fontsize=9.5, color=_MUTED)
-    y = top
+    heading = f"{textwrap.shorten(title, 58, placeholder='…')} \N{EN DASH} {_inline(labels[-1])}"
+    figure.text(*at(_EDGE, 0.42), heading, fontsize=14, fontweight="bold", color=_INK)
+    figure.text(*at(_EDGE, 0.68), _subtitle(summary), fontsize=9.5, color=_MUTED)
     trends: list[Axes] = []
+    y = _TOP
     for row in rows:
         for line in row.heading:
             y += _HEADING_LINE
             figure.text(*at(_EDGE, y - 0.03), line, fontsize=9.5, fontweight="bold", color=_INK)
-        y += _TITLES
-        box_bottom = at(0, y + _PANEL)[1]
-        panel = _PANEL / height
-        now = figure.add_axes((_EDGE / WIDTH, box_bottom, _NOW_WIDTH / WIDTH, panel))
+        y += _TITLES + _PANEL
+        bottom, panel = at(0, y)[1], _PANEL / height
+        now = figure.add_axes((_EDGE / WIDTH, bottom, _NOW_WIDTH / WIDTH, panel))
         trend = figure.add_axes(
-            (_TREND_LEFT / WIDTH, box_bottom, (_TREND_RIGHT - _TREND_LEFT) / WIDTH, panel)
+            (_TREND_LEFT / WIDTH, bottom, (_TREND_RIGHT - _TREND_LEFT) / WIDTH, panel)
         )
-        if row.question is None:
-            now.set_label("now:participation")
-            trend.set_label("trend:participation")
-            _participation_now(now, summary, history)
-            values = [r.participation * 100 if r.nudged else math.nan for r in rounds]
-            _trend_line(trend, values, rounds, colour=_PARTICIPATION, percent=True)
-            _small_title(trend, "answered, by round")
-        else:
-            qid = row.question.question.id
-            now.set_label(f"now:{qid}")
-            trend.set_label(f"trend:{qid}")
-            _distribution(now, row.question)
-            _question_trend(trend, row.question, rounds)
+        _draw_row(now, trend, row.question, rounds, history)
         trends.append(trend)
-        y += _PANEL + _ROW_GAP
+        y += _ROW_GAP
     _name_rounds(trends, labels)
     y += tick_lines * _TICK_LINE + 0.12 - _ROW_GAP
     for note in [_dates_note(rounds), *notes]:
@@ -327,6 +305,28 @@ def report_figure(title: str, summary: RoundSummary, history: Sequence[RoundSumm
     return figure
 
 
+def _draw_row(
+    now: Axes,
+    trend: Axes,
+    question: QuestionSummary | None,
+    rounds: Sequence[RoundSummary],
+    history: Sequence[RoundSummary],
+) -> None:
+    """One row: this round's answers (or participation) and their trend."""
+    if question is None:
+        now.set_label("now:participation")
+        trend.set_label("trend:participation")
+        _participation_now(now, rounds[-1], history)
+        values = [r.participation * 100 if r.nudged else math.nan for r in rounds]
+        _trend_line(trend, values, rounds, colour=_PARTICIPATION, percent=True)
+        _small_title(trend, "answered, by round")
+        return
+    now.set_label(f"now:{question.question.id}")
+    trend.set_label(f"trend:{question.question.id}")
+    _distribution(now, question)
+    _question_trend(trend, question, rounds)
+
+
 def _small_title(axes: Axes, text: str) -> None:
     axes.set_title(text, loc="left", fontsize=8, color=_MUTED, pad=4)
 
@@ -336,26 +336,56 @@ def _wrapped(text: str, width: int, lines: int) -> tuple[str, ...]:
     return tuple(textwrap.wrap(flat, width, max_lines=lines, placeholder="…") or [""])
 
 
-def _subtitle(summary: RoundSummary, history: Sequence[RoundSummary]) -> str:
+def _subtitle(summary: RoundSummary) -> str:
     when = f"Round of {summary.label or summary.round_key}"
     if not summary.nudged:
         return f"{when} · nobody was asked"
     return f"{when} · {summary.responded} of {summary.nudged} answered"
 
 
+def _plan(summary: RoundSummary, tick_lines: int) -> tuple[list[_Row], list[str], float]:
+    """The rows that fit in MAX_HEIGHT (participation, then questions in order), the
+    footnotes, and the figure's height in inches."""
+    rows = [_Row(heading=("Participation",), question=None)]
+    notes = _notes(summary, [])
+    height = _height(rows, notes, tick_lines)
+    for question in (q for q in summary.questions if _has_trend(q)):
+        row = _Row(heading=_wrapped(question.question.text, 95, 2), question=question)
+        more_notes = _notes(summary, [r.question for r in rows[1:] if r.question] + [question])
+        more_height = _height([*rows, row], more_notes, tick_lines)
+        if more_height > MAX_HEIGHT:
+            break
+        rows, notes, height = [*rows, row], more_notes, more_height
+    return rows, notes, height
+
+
+def _height(rows: Sequence[_Row], notes: Sequence[str], tick_lines: int) -> float:
+    middle = sum(len(r.heading) * _HEADING_LINE + _TITLES + _PANEL + _ROW_GAP for r in rows)
+    bottom = tick_lines * _TICK_LINE + 0.12 + (len(notes) + 1) * _NOTE_LINE + 0.1
+    return _TOP + middle + bottom
+
+
 def _notes(summary: RoundSummary, charted: Sequence[QuestionSummary]) -> list[str]:
     """Footnotes: free-text questions and questions left out, found in the message."""
+    texts = [q for q in summary.questions if q.question.type == "text"]
     notes = []
-    for question in summary.questions:
-        if question.question.type == "text":
+    if len(texts) > 2:
+        total = sum(q.answered for q in texts)
+        notes.append(f"{len(texts)} free-text questions: {_answers_count(total)}, in the message")
+    else:
+        for question in texts:
             text = textwrap.shorten(question.question.text, 70, placeholder="…")
-            count = question.answered
-            answers = "answer" if count == 1 else "answers"
-            notes.append(f"“{text}”: {count} {answers} this round, in the message")
+            notes.append(f"“{text}”: {_answers_count(question.answered)}, in the message")
     left_out = sum(_has_trend(q) for q in summary.questions) - len(charted)
-    if left_out > 0:
+    if left_out == 1:
+        notes.append("1 more question is in the message")
+    elif left_out > 1:
         notes.append(f"{left_out} more questions are in the message")
     return notes
+
+
+def _answers_count(count: int) -> str:
+    return f"{count} answer{'' if count == 1 else 's'} this round"
 
 
 def _participation_now(axes: Axes, summary: RoundSummary, history: Sequence[RoundSummary]) -> None:
@@ -428,7 +458,7 @@ def _distribution(axes: Axes, question: QuestionSummary) -> None:
                     linespacing=1.1,
                 )
         left += width
-    counts = " · ".join(f"{option} {count}" for option, count in question.counts.items())
+    counts = " · ".join(f"{option}: {count}" for option, count in question.counts.items())
     axes.text(
         0,
         -0.55,
@@ -475,6 +505,9 @@ def _trend_line(
 ) -> None:
     """`values` by round (nan: a gap), each written over its point; hand-started rounds
     drawn hollow; the current round shaded."""
+    from matplotlib.patheffects import withStroke
+
+    halo = withStroke(linewidth=2.5, foreground="white")  # values stay legible over lines
     positions = list(range(len(rounds)))
     last = len(rounds) - 1
     axes.axvspan(last - 0.5, last + 0.5, color=_CURRENT, zorder=0, linewidth=0)
@@ -505,6 +538,7 @@ def _trend_line(
                 ha="center",
                 fontsize=7,
                 color=_INK,
+                path_effects=[halo],
             )
     axes.set_xlim(-0.5, max(last, 1) + 0.5)
     if percent:

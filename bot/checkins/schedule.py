@@ -8,6 +8,7 @@ by the clock, and a wall time that happens twice is sent once, at its first inst
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -114,10 +115,21 @@ def due(
     by_zone: dict[ZoneInfo, list[tuple[datetime, str]]] = {}
     for tz in {zones[p.ref] for p in people}:
         by_zone[tz] = [(i, wall_time(i, tz)) for i in occurrences(schedule, tz, start, end)]
+    # One instant is one occurrence, whatever the wall time in each zone (a cron firing
+    # every 30 minutes fires in every zone at once): its round is the earliest wall time.
+    shared: dict[datetime, str] = {}
+    for fired in by_zone.values():
+        for instant, key in fired:
+            shared[instant] = min(shared.get(instant, key), key)
     nudges = [
-        Due(checkin=checkin.ref.name, person=person.ref, occurrence=instant, round_key=key)
+        Due(
+            checkin=checkin.ref.name,
+            person=person.ref,
+            occurrence=instant,
+            round_key=shared[instant],
+        )
         for person in people
-        for instant, key in by_zone[zones[person.ref]]
+        for instant, _ in by_zone[zones[person.ref]]
     ]
     return sorted(nudges, key=lambda d: (d.occurrence, d.person))
 
@@ -136,6 +148,10 @@ def check_answer(question: CheckInQuestion, value: str) -> str:
         for option in question.options:
             if option.casefold() == text.casefold():
                 return option
+        # Typed in a chat: "no" for "No, it's someone else", when only one starts so.
+        first = [o for o in question.options if _first_word(o) == text.casefold()]
+        if len(first) == 1:
+            return first[0]
         raise AnswerError(f"choose one of: {', '.join(question.options)}")
     if question.type == "scale":
         number = whole_number(text)
@@ -145,6 +161,10 @@ def check_answer(question: CheckInQuestion, value: str) -> str:
     if not text and question.required:
         raise AnswerError("an answer is required")
     return text[:3000]
+
+
+def _first_word(option: str) -> str:
+    return re.split(r"[\s,.;:!?]+", option.strip().casefold(), maxsplit=1)[0]
 
 
 # -- reports ----------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
     python bench/bench_checkins.py [--recipients 2000] [--cap 80] [--burst 20]
         [--clicks 500] [--click-seconds 60] [--posts-per-second R] [--senders N]
-        [--tick-seconds 1]
+        [--tick-seconds 1] [--replicas N]
 
 One round of a check-in falls due for every recipient at once. opsbot runs as `opsbot
 serve` does (`bot.app.serving` inside `bot.web.create_app`, its scheduler ticking every
@@ -23,13 +23,19 @@ in checkin_answers (none lost, none duplicated).
 The database is SQLite in a temporary directory, or a fresh database on the PostgreSQL
 server of OPSBOT_BENCH_POSTGRES_URL when that is set (dropped afterwards).
 
+--replicas N (PostgreSQL only) runs N bots, each `opsbot serve` in a process of its own
+(this script, started with --serve-replica) with its own engine and owner, all ticking
+on the one database and posting to the one fake Slack; the clicks are spread over them.
+With one replica (the default) the bot runs inside this process.
+
 Goals (issue): wall time within 1.2x of the rate-limit minimum, 0 duplicates, 0 lost,
-every click stored once. Exits 1 when a goal is missed.
+no 429 while paced, every click stored once. Exits 1 when a goal is missed.
 
 The bot paces chat.postMessage at OPSBOT_SLACK_POSTS_PER_SECOND, which the bench sets
 to --posts-per-second: by default the fake's --cap, as an operator who knows the
-workspace's limit would; --posts-per-second 0 shows the bot unpaced, living on 429s
-alone. --senders N overrides bot.checkins.sending.SENDERS.
+workspace's limit would (the workspace's total: replicas on PostgreSQL share it);
+--posts-per-second 0 shows the bot unpaced, living on 429s alone. --senders N overrides
+bot.checkins.sending.SENDERS (in every replica).
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -45,7 +52,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, MutableMapping
+from collections.abc import AsyncIterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,7 +66,8 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = Path(__file__).resolve()
+ROOT = SCRIPT.parent.parent
 sys.path.insert(0, str(ROOT))
 
 import bot.checkins.sending  # noqa: E402
@@ -214,14 +222,100 @@ async def nudge_states(url: str) -> Counter[str]:
         return Counter({row.state: row.n for row in rows})
 
 
+class Replicas:
+    """The running bots: where each listens, and how the round is made to fall due."""
+
+    def __init__(self, ports: list[int], clock: ShiftedClock | None = None) -> None:
+        self.ports = ports
+        self._clock = clock
+        self._processes: list[asyncio.subprocess.Process] = []
+        self.warnings: Counter[str] = Counter()
+
+    async def due(self, at: float) -> None:
+        """From now on, the real time `at` (a `time.time()`) reads as the round's occurrence."""
+        if self._clock is not None:
+            self._clock.align(OCCURRENCE, at)
+        for proc in self._processes:
+            assert proc.stdin is not None
+            proc.stdin.write(json.dumps({"due_at": at}).encode() + b"\n")
+            await proc.stdin.drain()
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def in_processes(
+        cls, args: argparse.Namespace, env: Mapping[str, str], tmp: Path
+    ) -> AsyncIterator[Replicas]:
+        """`args.replicas` bots, each `opsbot serve` in a process of its own."""
+        replicas = cls([])
+        try:
+            for n in range(args.replicas):
+                senders = () if args.senders is None else ("--senders", str(args.senders))
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    str(SCRIPT),
+                    "--serve-replica",
+                    *senders,
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                )
+                replicas._processes.append(proc)
+                # Its settings, on stdin: not in its environment, where bolt would read them too.
+                own = {**env, "OPSBOT_SPOOL_DIR": str(tmp / f"spool-{n}")}
+                assert proc.stdin is not None
+                proc.stdin.write(json.dumps({"settings": own}).encode() + b"\n")
+            for proc in replicas._processes:
+                assert proc.stdout is not None
+                line = await asyncio.wait_for(proc.stdout.readline(), timeout=120)
+                if not line:
+                    raise SystemExit(f"replica {proc.pid} exited while starting")
+                replicas.ports.append(int(json.loads(line)["port"]))
+            yield replicas
+        finally:
+            for proc in replicas._processes:
+                if proc.stdin is not None:
+                    proc.stdin.close()  # the replica's cue to stop
+            for proc in replicas._processes:
+                out, _ = await proc.communicate()
+                for line in out.decode().splitlines():
+                    if line.startswith("{"):
+                        replicas.warnings.update(json.loads(line).get("warnings", {}))
+
+
+async def serve_replica(args: argparse.Namespace) -> int:
+    """One replica of the bench (--serve-replica): `opsbot serve` until its stdin closes.
+
+    The bench writes on stdin, a JSON object a line: first {"settings": {...}}, the
+    environment `opsbot serve` would read; then {"due_at": t} when the round falls due.
+    """
+    counter = count_logs()
+    if args.senders is not None:
+        bot.checkins.sending.SENDERS = args.senders
+    loop = asyncio.get_running_loop()
+    commands = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)
+    settings = load_settings(json.loads(await commands.readline())["settings"])
+    clock = ShiftedClock(OCCURRENCE - timedelta(hours=1) - datetime.now(UTC))
+    runner = web.AppRunner(create_app(lambda: serving(settings, clock=clock)))
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        print(json.dumps({"port": runner.addresses[0][1]}), flush=True)
+        while line := await commands.readline():
+            clock.align(OCCURRENCE, float(json.loads(line)["due_at"]))
+    finally:
+        await runner.cleanup()
+        print(json.dumps({"warnings": dict(counter.seen)}), flush=True)
+    return 0
+
+
 async def deliver(
-    args: argparse.Namespace, slack: FakeSlack, clock: ShiftedClock, url: str
+    args: argparse.Namespace, slack: FakeSlack, replicas: Replicas, url: str
 ) -> Delivery:
     """Let the round fall due now and wait until every DM is at Slack (or time runs out)."""
     users = [user(i) for i in range(args.recipients)]
     cpu_start = time.process_time()
     due_at = time.time() + 0.2
-    clock.align(OCCURRENCE, due_at)
+    await replicas.due(due_at)
     minimum = max(args.recipients - args.burst, 0) / args.cap
     deadline = due_at + args.timeout
     next_report = time.time() + 5
@@ -297,9 +391,10 @@ def button_values(blocks: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
     return found
 
 
-async def click(args: argparse.Namespace, slack: FakeSlack, port: int, url: str) -> Clicks:
-    """Signed button clicks on the nudges, spread evenly; then check what was stored."""
-    endpoint = f"http://127.0.0.1:{port}/slack/events"
+async def click(args: argparse.Namespace, slack: FakeSlack, ports: list[int], url: str) -> Clicks:
+    """Signed button clicks on the nudges, spread evenly (and over the replicas, in turn);
+    then check what was stored."""
+    endpoints = itertools.cycle([f"http://127.0.0.1:{port}/slack/events" for port in ports])
     plan: list[tuple[str, str, str, str]] = []  # (user, question, value, button value)
     expected: dict[tuple[str, str], str] = {}
     reachable = [user(i) for i in range(args.recipients) if slack.messages(user(i))]
@@ -322,7 +417,7 @@ async def click(args: argparse.Namespace, slack: FakeSlack, port: int, url: str)
             begun = time.perf_counter()
             headers = {"Content-Type": FORM, **sign(body, SECRET)}
             try:
-                async with session.post(endpoint, data=body, headers=headers) as response:
+                async with session.post(next(endpoints), data=body, headers=headers) as response:
                     await response.read()
                     statuses[response.status] += 1
             except aiohttp.ClientError:
@@ -372,14 +467,44 @@ async def click(args: argparse.Namespace, slack: FakeSlack, port: int, url: str)
     )
 
 
-async def run(args: argparse.Namespace) -> int:
+def count_logs() -> LogCounter:
+    """Count warnings and errors (structlog's, and the standard library's: APScheduler's)
+    instead of printing them."""
     counter = LogCounter()
     structlog.configure(
         processors=[structlog.processors.add_log_level, counter],
         wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
     )
-    # The standard library's loggers (APScheduler's) are counted too, not printed.
     logging.basicConfig(level=logging.WARNING, handlers=[counter.handler()], force=True)
+    return counter
+
+
+@contextlib.asynccontextmanager
+async def in_this_process(
+    settings: Mapping[str, str], clock: ShiftedClock
+) -> AsyncIterator[Replicas]:
+    """One bot, `opsbot serve` inside this process."""
+    runner = web.AppRunner(create_app(lambda: serving(load_settings(settings), clock=clock)))
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        yield Replicas([runner.addresses[0][1]], clock)
+    finally:
+        await runner.cleanup()
+
+
+async def run(args: argparse.Namespace) -> int:
+    if args.serve_replica:
+        return await serve_replica(args)
+    if args.replicas > 1 and not os.environ.get(POSTGRES_ENV):
+        print(
+            f"--replicas {args.replicas} needs PostgreSQL: set {POSTGRES_ENV} to a server "
+            "(postgresql+asyncpg://user@host:5432/postgres). Replicas share one database; "
+            "SQLite serves one.",
+            file=sys.stderr,
+        )
+        return 2
+    counter = count_logs()
     if args.senders is not None:
         bot.checkins.sending.SENDERS = args.senders
     with tempfile.TemporaryDirectory(prefix="opsbot-bench-") as tmp_name:
@@ -396,45 +521,46 @@ async def run(args: argparse.Namespace) -> int:
                 "chat.postMessage", per_second=args.channel_rate, burst=args.channel_burst
             )
             clock = ShiftedClock(OCCURRENCE - timedelta(hours=1) - datetime.now(UTC))
-            settings = load_settings(
-                {
-                    "OPSBOT_DATABASE_URL": url,
-                    "OPSBOT_KNOWLEDGE_DIR": str(knowledge),
-                    "SLACK_BOT_TOKEN": TOKEN,
-                    "SLACK_SIGNING_SECRET": SECRET,
-                    "SLACK_API_URL": slack.api_url,
-                    "OPSBOT_TICK_SECONDS": str(args.tick_seconds),
-                    "OPSBOT_SLACK_POSTS_PER_SECOND": str(posts_per_second(args)),
-                }
+            env = {
+                "OPSBOT_DATABASE_URL": url,
+                "OPSBOT_KNOWLEDGE_DIR": str(knowledge),
+                "OPSBOT_SPOOL_DIR": str(tmp / "spool"),
+                "SLACK_BOT_TOKEN": TOKEN,
+                "SLACK_SIGNING_SECRET": SECRET,
+                "SLACK_API_URL": slack.api_url,
+                "OPSBOT_TICK_SECONDS": str(args.tick_seconds),
+                "OPSBOT_SLACK_POSTS_PER_SECOND": str(posts_per_second(args)),
+            }
+            bots = (
+                Replicas.in_processes(args, env, tmp)
+                if args.replicas > 1
+                else in_this_process(env, clock)
             )
-            runner = web.AppRunner(create_app(lambda: serving(settings, clock=clock)))
-            await runner.setup()
-            try:
-                site = web.TCPSite(runner, "127.0.0.1", 0)
-                await site.start()
-                port = runner.addresses[0][1]
+            async with bots as replicas:
                 await asyncio.sleep(max(1.0, 2 * args.tick_seconds))  # a tick or two, idle
+                where = f"{args.replicas} replica processes" if args.replicas > 1 else "1 replica"
                 print(
                     f"round of {args.recipients} DMs; workspace cap {args.cap}/s "
                     f"(burst {args.burst}), chat.postMessage {args.channel_rate}/s per channel "
                     f"(burst {args.channel_burst}); bot paced at "
-                    f"{posts_per_second(args):g}/s, SENDERS={bot.checkins.sending.SENDERS}, "
-                    f"tick every {args.tick_seconds} s; database {url.split(':')[0]}",
+                    f"{posts_per_second(args):g}/s (the workspace's total), "
+                    f"SENDERS={bot.checkins.sending.SENDERS}, tick every {args.tick_seconds} s; "
+                    f"{where}; database {url.split(':')[0]}",
                     flush=True,
                 )
-                sent = await deliver(args, slack, clock, url)
+                sent = await deliver(args, slack, replicas, url)
                 report_delivery(sent, args)
-                clicks = await click(args, slack, port, url) if args.clicks else None
+                clicks = await click(args, slack, replicas.ports, url) if args.clicks else None
                 if clicks is not None:
                     report_clicks(clicks, args)
-            finally:
-                await runner.cleanup()
+            counter.seen.update(replicas.warnings)
     logs = dict(counter.seen.most_common())
     print(f"warnings logged: {json.dumps(logs) if logs else 'none'}")
     missed = [
         sent.ratio > GOAL_RATIO and f"ratio {sent.ratio:.2f} > {GOAL_RATIO}",
         sent.duplicates and f"{sent.duplicates} duplicates",
         sent.lost and f"{sent.lost} lost",
+        posts_per_second(args) > 0 and sent.refused_429 and f"{sent.refused_429} 429s",
         clicks is not None
         and (clicks.lost or clicks.duplicated or clicks.wrong or clicks.acked != clicks.sent)
         and "clicks lost, duplicated or refused",
@@ -477,6 +603,13 @@ def report_clicks(clicks: Clicks, args: argparse.Namespace) -> None:
     )
 
 
+def replica_count(value: str) -> int:
+    """--replicas: a whole number from 1 to 16."""
+    if not value.strip().isdigit() or not 1 <= int(value) <= 16:
+        raise argparse.ArgumentTypeError(f"use a whole number from 1 to 16, not {value!r}")
+    return int(value)
+
+
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=2000)
@@ -494,6 +627,14 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--posts-per-second", type=float, default=None, help="the bot's pace (default: --cap)"
     )
+    parser.add_argument(
+        "--replicas",
+        type=replica_count,
+        default=1,
+        metavar="N",
+        help="bots on the one database, each a process of its own (PostgreSQL only; 1-16)",
+    )
+    parser.add_argument("--serve-replica", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 

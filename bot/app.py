@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time
 import uuid
@@ -27,9 +28,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.answers import DEFAULT_THRESHOLD, AnswerEngine
+from bot.attestation.freshness import ATTEST
+from bot.attestation.service import AttestationService
 from bot.checkins.service import CheckinService
 from bot.config import Settings
 from bot.errors import BotError, KnowledgeError
+from bot.gaps import DigestSchedule, GapService
 from bot.handlers import Handlers
 from bot.kb import Knowledge, LeftOut, serve_knowledge
 from bot.kb.files import fingerprint
@@ -41,10 +45,13 @@ from bot.slack.adapter import SlackAdapter
 from bot.slack.client import Pacing, post_pacing, web_client
 from bot.slack.messenger import SlackMessenger
 from bot.storage.addresses import SqlAddressBook
+from bot.storage.attestations import SqlAttestStore
 from bot.storage.checkins import SqlCheckinStore
 from bot.storage.engine import open_engine, safe_url
 from bot.storage.migrate import upgrade
+from bot.storage.pace import pace_for
 from bot.storage.store import SqlStore
+from bot.storage.suggestions import SqlDigestStore
 from bot.storage.writer import QuestionWriter
 from bot.teams.adapter import TeamsAdapter
 from bot.teams.auth import BotTokens, InboundTokens
@@ -114,6 +121,9 @@ def shown_in(root: Path, text: str) -> str:
     return text.replace(prefix, "")
 
 
+_ENTRA_ID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+
+
 @dataclass
 class Bot:
     """Everything a running bot holds; `answers` is swapped whole on a knowledge reload."""
@@ -128,6 +138,8 @@ class Bot:
     #: The knowledge not served (an entity with an error, an unreadable file), by file:line.
     left_out: tuple[LeftOut, ...] = ()
     handlers: Handlers = field(init=False)
+    attestation: AttestationService | None = field(init=False, default=None)
+    gaps: GapService | None = field(init=False, default=None)
     knowledge_seen: tuple[tuple[str, int, int], ...] = field(init=False)
     claims_pruned: datetime | None = field(init=False, default=None)
 
@@ -137,6 +149,8 @@ class Bot:
 
     def _handlers(self, checkins: CheckinService | None) -> Handlers:
         return Handlers(
+            attestation=self.attestation,
+            gaps=self.gaps,
             answers=lambda: self.answers,
             questions=self.questions,
             clock=self.clock,
@@ -147,18 +161,63 @@ class Bot:
 
     def enable_checkins(self, messenger: Messenger) -> CheckinService:
         """Run check-ins through `messenger`; handlers then answer check-in commands."""
+        store = SqlCheckinStore(self.engine)
+        attestation = AttestationService(
+            knowledge=lambda: self.answers.knowledge,
+            store=SqlAttestStore(self.engine),
+            checkins=store,
+            messenger=messenger,
+            clock=self.clock,
+            after=timedelta(days=self.settings.attest_after_days),
+            schedule=self.settings.attest_schedule,
+            send=lambda now: service.send(now),
+            maintainers=lambda: self._maintainers(service, messenger),
+        )
         service = CheckinService(
             knowledge=lambda: self.answers.knowledge,
-            store=SqlCheckinStore(self.engine),
+            store=store,
             messenger=messenger,
             clock=self.clock,
             owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
             admins=frozenset(self.settings.admins),
             outbox=self.questions,
+            others={ATTEST: attestation.letters},
         )
+        if self.settings.attest_after_days:
+            self.attestation = attestation
         self.questions.settle_answers_with(service.settle)
+        self.gaps = self._gaps(service, messenger)
         self.handlers = self._handlers(service)
         return service
+
+    def _gaps(self, service: CheckinService, messenger: Messenger) -> GapService:
+        """The weekly knowledge gaps digest, posted where maintainers hear."""
+        channel = self.settings.knowledge_channel
+        return GapService(
+            answers=lambda: self.answers,
+            store=SqlDigestStore(self.engine),
+            poster=messenger,
+            clock=self.clock,
+            owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+            schedule=DigestSchedule(
+                cron=self.settings.digest_cron, zone=self.settings.digest_timezone
+            ),
+            targets=lambda: self._maintainers(service, messenger),
+            where=f"the knowledge channel ({channel})" if channel else "the admins, by DM",
+            is_admin=service.is_admin,
+        )
+
+    def _maintainers(self, service: CheckinService, messenger: Messenger) -> list[str]:
+        """Where knowledge maintainers hear: the knowledge channel, else each admin."""
+        if self.settings.knowledge_channel:
+            return [self.settings.knowledge_channel]
+        # A bare Entra object id in OPSBOT_ADMINS is a Teams user; the rest are Slack's.
+        found = [f"teams:{a}" if _ENTRA_ID.fullmatch(a) else a for a in self.settings.admins]
+        for person in self.answers.knowledge.of_kind("person"):
+            user = messenger.address(person)
+            if user is not None and user not in found and service.is_admin(user):
+                found.append(user)
+        return found
 
     def tick_with(
         self, service: CheckinService, before: Sequence[Callable[[], Awaitable[None]]] = ()
@@ -170,7 +229,11 @@ class Bot:
             self.reload_if_changed()
             for step in before:
                 await step()
+            if self.attestation is not None:
+                await self.attestation.tick()
             result = await service.tick()
+            if self.gaps is not None:
+                await self.gaps.tick()
             await self.forget_old_claims()
             return result
 
@@ -264,9 +327,11 @@ async def serving(settings: Settings, *, clock: Clock | None = None) -> AsyncIte
         refresh: list[Callable[[], Awaitable[None]]] = []
         if settings.slack_enabled:
             # One pacing: replies go at once, nudges keep the pace, a 429 pauses both.
+            # The pace is per workspace, shared by the replicas on PostgreSQL.
             pacing = post_pacing(
                 settings.slack_posts_per_second,
                 per_channel=settings.slack_channel_posts_per_second,
+                pace=pace_for(bot.engine),
             )
             nudges = slack_client(settings, pacing, bulk=True)
             messengers.append(SlackMessenger(nudges, metrics))
@@ -341,6 +406,7 @@ def teams_adapter(
         clock=bot.clock,
         counter=metrics,
         posts_per_second=settings.teams_posts_per_second,
+        pace=pace_for(bot.engine),
     )
     renderers: dict[int, TeamsRenderer] = {}
 

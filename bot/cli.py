@@ -22,6 +22,7 @@ from bot.errors import BotError, ConfigError, KnowledgeError
 
 if TYPE_CHECKING:
     from bot.answers import AnswerEngine
+    from bot.attestation.freshness import Freshness
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -55,12 +56,36 @@ def _parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
     db_commands.add_parser("upgrade", help="apply database migrations")
 
-    gaps = commands.add_parser("gaps", help="the most-asked questions the bot could not answer")
+    gaps = commands.add_parser(
+        "gaps",
+        help="the most-asked questions the bot could not answer, or (--format yaml) what "
+        "people suggested from the weekly digest, as knowledge YAML",
+    )
     gaps.add_argument("--limit", type=int, default=20)
-    gaps.add_argument("--days", type=int, help="only questions of the last N days")
-    gaps.add_argument("--json", action="store_true")
+    gaps.add_argument("--days", type=int, help="only questions (suggestions) of the last N days")
+    gaps.add_argument(
+        "--format",
+        choices=("text", "json", "yaml"),
+        default="text",
+        help="text or json: the gaps; yaml: the suggestions as FAQ entities and aliases",
+    )
+    gaps.add_argument(
+        "--json", dest="format", action="store_const", const="json", help="--format json"
+    )
 
     commands.add_parser("chat", help="chat with the bot in this terminal (or pipe lines in)")
+
+    attest = commands.add_parser("attest", help="ownership attestation: status, and a patch")
+    attest_commands = attest.add_subparsers(
+        dest="attest_command", required=True, metavar="ATTEST_COMMAND"
+    )
+    status = attest_commands.add_parser(
+        "status", help="entities by freshness: disputed, overdue, pending, confirmed"
+    )
+    status.add_argument("--json", action="store_true", help="one JSON object per line")
+    attest_commands.add_parser(
+        "patch", help="a unified diff of the knowledge files from the answers (git apply)"
+    )
 
     report = commands.add_parser("report", help="a check-in's latest round, or all its answers")
     report.add_argument("name", help="the check-in's name")
@@ -210,17 +235,33 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _gaps(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import open_bot
+    from bot.app import open_bot, shown_in
+    from bot.gaps.export import suggestions_yaml
+    from bot.storage.suggestions import SqlDigestStore
 
+    if args.limit < 1 or (args.days is not None and args.days < 1):
+        print("opsbot: --limit and --days must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
     since = None if args.days is None else datetime.now(UTC) - timedelta(days=args.days)
 
     async def run() -> int:
         async with open_bot(settings) as bot:
+            if args.format == "yaml":
+                suggestions = await SqlDigestStore(bot.engine).suggestions(since)
+                root = settings.knowledge_dir
+                sys.stdout.write(
+                    suggestions_yaml(
+                        suggestions,
+                        bot.answers.knowledge,
+                        where=lambda entity: shown_in(root, str(entity.source)),
+                    )
+                )
+                return EXIT_OK
             found = await bot.store.gaps(limit=args.limit, since=since)
-        if not found and not args.json:
+        if not found and args.format == "text":
             print("No unanswered questions recorded.")
         for gap in found:
-            if args.json:
+            if args.format == "json":
                 row = {"question": gap.example, "count": gap.count}
                 print(json.dumps(row | {"last_asked": gap.last_asked.isoformat()}))
             else:
@@ -228,6 +269,62 @@ def _gaps(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_OK
 
     return asyncio.run(run())
+
+
+def _attest(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import console
+    from bot.app import open_bot
+    from bot.attestation.patch import make_patch
+    from bot.attestation.service import changes
+
+    async def run() -> int:
+        async with open_bot(settings) as bot:
+            bot.enable_checkins(console.ConsoleMessenger(sys.stderr, None))
+            if bot.attestation is None:
+                print("Ownership attestation is off (OPSBOT_ATTEST_AFTER_DAYS=0).", file=sys.stderr)
+                return EXIT_USAGE
+            if args.attest_command == "status":
+                for item in await bot.attestation.status():
+                    _print_freshness(item, as_json=args.json)
+                return EXIT_OK
+            knowledge = bot.answers.knowledge
+            found, notes = changes(knowledge, await bot.attestation.records())
+        root = settings.knowledge_dir
+        names = {c.entity.source.file for c in found}
+        files = {n: (root / n).read_text(encoding="utf-8") for n in names if (root / n).is_file()}
+        patch = make_patch(found, files, {n: _diff_path(root / n, n) for n in files})
+        sys.stdout.write(patch.diff)
+        for note in (*notes, *patch.notes):
+            print(f"note: {note}", file=sys.stderr)
+        return EXIT_OK
+
+    return asyncio.run(run())
+
+
+def _print_freshness(item: Freshness, *, as_json: bool) -> None:
+    confirmed = item.confirmed
+    row = {
+        "entity": str(item.entity.ref),
+        "title": item.entity.title,
+        "state": item.state,
+        "owner": None if item.entity.owner is None else str(item.entity.owner),
+        "confirmed_on": None if confirmed is None else confirmed.on.isoformat(),
+        "confirmed_by": None if confirmed is None else confirmed.by,
+        "proposed_owner": item.proposed_owner,
+        "source": str(item.entity.source),
+    }
+    if as_json:
+        print(json.dumps(row))
+        return
+    when = "never" if confirmed is None else f"{confirmed.on} by {confirmed.by or 'the file'}"
+    extra = f"; proposed owner: {item.proposed_owner}" if item.proposed_owner else ""
+    print(f"{item.state:9}  {item.entity.ref}  confirmed {when}{extra}")
+
+
+def _diff_path(full: Path, name: str) -> str:
+    """How the diff names a knowledge file: relative to here, where `git apply` runs."""
+    shown = os.path.relpath(full.resolve(), Path.cwd())
+    return name if shown.startswith("..") else shown
 
 
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
@@ -362,6 +459,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "kb": _kb,
     "db": _db,
     "gaps": _gaps,
+    "attest": _attest,
     "chat": _chat,
     "report": _report,
     "teams": _teams,

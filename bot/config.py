@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AliasChoices,
@@ -33,6 +34,20 @@ _TOKEN_PREFIXES = {
 }
 
 
+#: The default schedules, known good: defaults are validated too, and `opsbot ask` must
+#: not load the cron parser.
+_DEFAULT_CRONS = frozenset({"0 10 * * 1-5", "0 9 * * 1"})
+
+
+def _is_cron(text: str) -> bool:
+    """A 5-field cron expression."""
+    if text in _DEFAULT_CRONS:
+        return True
+    from croniter import croniter
+
+    return len(text.split()) == 5 and bool(croniter.is_valid(text))
+
+
 class Settings(BaseSettings):
     """Every setting opsbot reads; secrets are `SecretStr` and never printed."""
 
@@ -53,6 +68,13 @@ class Settings(BaseSettings):
     #: a Slack channel id, or `teams:<conversation id>`; unset: the admins, by DM.
     knowledge_channel: str | None = Field(
         default=None, min_length=1, validation_alias=AliasChoices("OPSBOT_KNOWLEDGE_CHANNEL")
+    )
+    #: When the weekly gaps digest is posted (5-field cron; "off": never), and in which zone.
+    digest_cron: str | None = Field(
+        default="0 9 * * 1", validation_alias=AliasChoices("OPSBOT_DIGEST_CRON")
+    )
+    digest_timezone: str = Field(
+        default="UTC", validation_alias=AliasChoices("OPSBOT_DIGEST_TIMEZONE")
     )
     log_format: Literal["console", "json"] = Field(
         default="console", validation_alias=AliasChoices("OPSBOT_LOG_FORMAT")
@@ -78,12 +100,22 @@ class Settings(BaseSettings):
     )
     slack_api_url: str | None = Field(default=None, validation_alias=AliasChoices("SLACK_API_URL"))
     chat_as: str | None = Field(default=None, validation_alias=AliasChoices("OPSBOT_CHAT_AS"))
+    #: Owners confirm what they own when it was last confirmed longer ago (0: never asked).
+    attest_after_days: int = Field(
+        default=90, ge=0, le=3650, validation_alias=AliasChoices("OPSBOT_ATTEST_AFTER_DAYS")
+    )
+    #: When owners are asked, in each owner's own time zone (5-field cron).
+    attest_schedule: str = Field(
+        default="0 10 * * 1-5", validation_alias=AliasChoices("OPSBOT_ATTEST_SCHEDULE")
+    )
     tick_seconds: float = Field(
         default=30.0, gt=0, le=3600, validation_alias=AliasChoices("OPSBOT_TICK_SECONDS")
     )
     spool_dir: Path | None = Field(default=None, validation_alias=AliasChoices("OPSBOT_SPOOL_DIR"))
     #: Where loaded knowledge is cached (default: $XDG_CACHE_HOME/opsbot or ~/.cache/opsbot).
     cache_dir: Path | None = Field(default=None, validation_alias=AliasChoices("OPSBOT_CACHE_DIR"))
+    #: chat.postMessage a second for a round of nudges, per workspace: the workspace's total,
+    #: shared by the replicas on PostgreSQL (0: unpaced, 429s only).
     slack_posts_per_second: float = Field(
         default=5.0, ge=0, le=1000, validation_alias=AliasChoices("OPSBOT_SLACK_POSTS_PER_SECOND")
     )
@@ -125,7 +157,8 @@ class Settings(BaseSettings):
     teams_allow_anonymous: bool = Field(
         default=False, validation_alias=AliasChoices("TEAMS_ALLOW_ANONYMOUS")
     )
-    #: Bot Connector calls a second for a round of nudges (0: unpaced, 429s only).
+    #: Bot Connector calls a second for a round of nudges, the bot's total: shared by the
+    #: replicas on PostgreSQL (0: unpaced, 429s only).
     teams_posts_per_second: float = Field(
         default=20.0, ge=0, le=1000, validation_alias=AliasChoices("OPSBOT_TEAMS_POSTS_PER_SECOND")
     )
@@ -147,6 +180,33 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Only what `load_settings` is given: the caller passes the environment explicitly."""
         return (init_settings,)
+
+    @field_validator("attest_schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if not _is_cron(value):
+            raise ValueError(f"{value!r} is not a 5-field cron expression")
+        return value
+
+    @field_validator("digest_cron")
+    @classmethod
+    def _digest_cron(cls, value: str | None) -> str | None:
+        if value is None or value.strip().lower() in ("off", "never", "none"):
+            return None
+        text = " ".join(value.split())
+        if not _is_cron(text):
+            raise ValueError(f"{value!r} is not a 5-field cron expression (or off)")
+        return text
+
+    @field_validator("digest_timezone")
+    @classmethod
+    def _iana_zone(cls, value: str) -> str:
+        name = value.strip()
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/London)") from None
+        return name
 
     @field_validator("admins", mode="before")
     @classmethod

@@ -8,9 +8,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from bot.events import Attachment, CheckinClick, Command, Event, Message, Origin, Reply
-from bot.model import Entity
-from bot.ports import Delivered, NudgeMessage
+from bot.events import Attachment, CheckinClick, Command, Event, Message, Origin, Reply, Suggest
+from bot.gaps.digest import CONSOLE_HOW, as_text
+from bot.model import Entity, row_id
+from bot.ports import Delivered, DigestMessage, NudgeMessage
 from bot.styled import Styled
 
 Handle = Callable[[Event], Awaitable[Reply]]
@@ -65,6 +66,17 @@ class ConsoleMessenger:
         self.out.write(f"opsbot> [report to {channel}] {text.plain}\n")
         self.out.flush()
 
+    async def digest(self, target: str, message: DigestMessage) -> Delivered:
+        """The gaps digest, printed with each question's number for `suggest`."""
+        text = as_text(message, how=CONSOLE_HOW).plain
+        self.out.write("opsbot> [digest] " + text.replace("\n", "\n  ") + "\n")
+        self.out.flush()
+        self._sent += 1
+        return Delivered(channel="console", ts=str(self._sent))
+
+    async def find_digest(self, target: str, key: str) -> Delivered | None:
+        return None
+
 
 def to_event(line: str, origin: Origin, last_round: int | None = None) -> Event:
     """`/ops ...` is the slash command; `answer`, `later`, `skip` reply to the last nudge;
@@ -73,6 +85,9 @@ def to_event(line: str, origin: Origin, last_round: int | None = None) -> Event:
     if text == "/ops" or text.startswith("/ops "):
         return Command(origin=origin, text=text[4:].strip())
     word, _, rest = text.partition(" ")
+    suggestion = _suggestion(word, rest, origin)
+    if suggestion is not None:
+        return suggestion
     if last_round is not None and word.lower() in ("answer", "later", "skip"):
         if word.lower() == "answer":
             question, _, value = rest.strip().partition(" ")
@@ -83,6 +98,20 @@ def to_event(line: str, origin: Origin, last_round: int | None = None) -> Event:
             return CheckinClick(origin=origin, round_id=last_round, action="later")
         return CheckinClick(origin=origin, round_id=last_round, action="skip")
     return Message(origin=origin, text=text)
+
+
+def _suggestion(word: str, rest: str, origin: Origin) -> Suggest | None:
+    """`suggest N about ENTITY` or `suggest N answer TEXT` (N: a question of the digest)."""
+    number, _, more = rest.strip().partition(" ")
+    item = row_id(number)
+    if word.lower() != "suggest" or item is None:
+        return None
+    how, _, said = more.strip().partition(" ")
+    if how.lower() == "about":
+        return Suggest(origin=origin, item=item, kind="alias", entity=said.strip())
+    if how.lower() == "answer":
+        return Suggest(origin=origin, item=item, kind="faq", answer=said.strip())
+    return Suggest(origin=origin, item=item)
 
 
 def nobody_notice(user: str | None, people: Sequence[str]) -> str:
@@ -130,6 +159,9 @@ def save(attachment: Attachment, folder: Path) -> Path:
 
 def render(reply: Reply, *, one_line: bool) -> str:
     text = reply.text.strip()
+    if reply.confirmed is not None:
+        on = reply.confirmed.on.isoformat()
+        text += f"\n(Ownership confirmed by @{reply.confirmed.by} on {on}.)"
     if one_line:
         return " ".join(text.split())
     return text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal, cast, get_args
 
 from bot.model import Ref, row_id
@@ -92,7 +93,43 @@ class CheckinClick:
     value: str = ""
 
 
-Event = Message | Command | Feedback | Pick | CheckinClick
+@dataclass(frozen=True, kw_only=True)
+class Suggest:
+    """A suggestion for a question of the knowledge gaps digest: which entity it is about
+    (its words become an alias), or a new FAQ answer. A click on "Suggest an answer"
+    carries only the question (`item`); the form sent back carries the rest."""
+
+    origin: Origin
+    item: int
+    kind: Literal["alias", "faq", ""] = ""
+    entity: str = ""
+    alias: str = ""
+    answer: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OwnerNamed:
+    """Who owns it now, after "No, it's someone else" on an ownership check: a person or
+    team picked, or a few words (empty when the form was sent blank)."""
+
+    origin: Origin
+    round_id: int
+    question: str
+    owner: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OwnerPrompt:
+    """A reply's request to name the owner now, as a form where a platform has one."""
+
+    round_id: int
+    question: str
+    title: str
+    #: (reference, label) of the people and teams to pick from.
+    choices: tuple[tuple[str, str], ...] = ()
+
+
+Event = Message | Command | Feedback | Pick | CheckinClick | Suggest | OwnerNamed
 
 
 # Button payloads, the same on every platform: "<kind>|<field>|<field>".
@@ -116,10 +153,30 @@ def round_payload(action: Literal["skip", "later"], round_id: int) -> str:
     return _SEP.join((f"checkin-{action}", str(round_id)))
 
 
-def parse_payload(value: str, origin: Origin) -> Feedback | Pick | CheckinClick | None:
+def owner_payload(round_id: int, question: str) -> str:
+    """`owner|<round>|<question>`: the form naming who owns an entity now."""
+    return _SEP.join(("owner", str(round_id), question))
+
+
+def suggest_payload(item: int) -> str:
+    """`suggest|<digest item>`: "Suggest an answer" for one question of a gaps digest."""
+    return _SEP.join(("suggest", str(item)))
+
+
+def parse_payload(
+    value: str, origin: Origin
+) -> Feedback | Pick | CheckinClick | Suggest | OwnerNamed | None:
     """The event a button payload stands for, or None if it is not one of ours."""
     kind, _, rest = value.partition(_SEP)
     first, _, second = rest.partition(_SEP)
+    if kind == "owner":
+        round_id = row_id(first)
+        if round_id is None or not 0 < len(second) <= 63 or _SEP in second:
+            return None
+        return OwnerNamed(origin=origin, round_id=round_id, question=second)
+    if kind == "suggest":
+        item = row_id(first)
+        return None if item is None or second else Suggest(origin=origin, item=item)
     if kind.startswith("checkin"):
         round_id = row_id(first)
         return None if round_id is None else _checkin_click(kind, round_id, second, origin)
@@ -202,6 +259,14 @@ class Attachment:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Confirmed:
+    """An owner's own word that an entity's ownership is right: who (their name), when."""
+
+    by: str
+    on: date
+
+
+@dataclass(frozen=True, kw_only=True)
 class Reply:
     """What the bot says back; adapters render it (text, Block Kit, Adaptive Card)."""
 
@@ -212,6 +277,10 @@ class Reply:
     attachment: Attachment | None = None
     #: `text` with its emphasis marked, for platforms that show styles; see `Reply.of`.
     styled: Styled | None = None
+    #: The last confirmation by an owner of the answer's entity, when newer than the file's.
+    confirmed: Confirmed | None = None
+    #: Who owns it now? (after "No, it's someone else" on an ownership check)
+    owner_prompt: OwnerPrompt | None = None
 
     def __post_init__(self) -> None:
         if self.styled is not None and self.styled.plain != self.text:

@@ -14,6 +14,8 @@ import structlog
 
 from bot.answers import AnswerEngine
 from bot.answers.text import normalize
+from bot.attestation.commands import attest_command
+from bot.attestation.service import AttestationService, is_no
 from bot.checkins.commands import checkin_click, checkin_command
 from bot.checkins.service import CheckinService
 from bot.conversations import Conversations
@@ -22,16 +24,30 @@ from bot.events import (
     Answer,
     CheckinClick,
     Command,
+    Confirmed,
     Event,
     Feedback,
     Intent,
     Message,
     Origin,
+    OwnerNamed,
     Pick,
     Reply,
+    Suggest,
 )
+from bot.gaps import GapService
+from bot.gaps.suggestions import Refusal
 from bot.kb.problems import LeftOut
-from bot.ports import AskedQuestion, Clock, NudgeMessage, QuestionLog, Telemetry, Vote
+from bot.model import Entity, Ref
+from bot.ports import (
+    AskedQuestion,
+    Clock,
+    DigestLine,
+    NudgeMessage,
+    QuestionLog,
+    Telemetry,
+    Vote,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -47,6 +63,8 @@ Commands:
   /ops owns X            what a team or person owns
   /ops links X           runbooks, dashboards, docs and repos of X
   /ops checkin list      practice check-ins (also run, pause, resume, report, export)
+  /ops attest status     how fresh ownership is (admins: /ops attest run asks owners now)
+  /ops digest            post the week's knowledge gaps digest now (admins)
   /ops <question>        anything else, in your own words"""
 
 #: How much of a question is recorded: enough for any real question, bounded for a 40 kB one.
@@ -57,6 +75,7 @@ VOTE_KEPT = (
     " unavailable), so I've kept it and will count it as soon as I can."
 )
 UNKNOWN_ANSWER = "That answer is no longer known to me, so the vote was not counted."
+NO_OWNER = "Please pick a person or team, or say who owns it now in your words."
 NOT_SAVED = "Sorry, I could not save that just now. Please try again in a minute."
 
 
@@ -95,10 +114,14 @@ class Handlers:
         clock: Clock,
         telemetry: Telemetry | None = None,
         checkins: CheckinService | None = None,
+        attestation: AttestationService | None = None,
+        gaps: GapService | None = None,
         new_uid: Callable[[], str] = lambda: uuid.uuid4().hex,
         left_out: Callable[[], Sequence[LeftOut]] = lambda: (),
     ) -> None:
         self._checkins = checkins
+        self._attestation = attestation
+        self._gaps = gaps
         self._left_out = left_out  # knowledge not served; admins see it in App Home
         # `answers` is read on every question, so a knowledge reload takes effect at once.
         self._answers = answers
@@ -114,6 +137,10 @@ class Handlers:
         """Reply to any event, storing what must be stored first."""
         if isinstance(event, Feedback):
             return await self.vote(event)
+        if isinstance(event, OwnerNamed):
+            return await self.name_owner(event)
+        if isinstance(event, Suggest):
+            return await self.suggest(event)
         if isinstance(event, CheckinClick) or self.is_checkin_command(event):
             return await self.checkin(event)
         outcome = self.respond(event)
@@ -123,18 +150,94 @@ class Handlers:
         """`/ops checkin ...`: work with I/O, answered after the acknowledgement."""
         if not isinstance(event, Command):
             return False
-        return event.text.strip().lower().split(" ", 1)[0] == "checkin"
+        return event.text.strip().lower().split(" ", 1)[0] in ("checkin", "attest", "digest")
 
     async def checkin(self, event: Event) -> Reply:
         """A check-in command or a click on a nudge."""
+        if isinstance(event, Command) and event.text.strip().lower().split(" ", 1)[0] == "digest":
+            return await self.digest(event)
         if self._checkins is None:
             return Reply(text="Check-ins are not running here.", kind="error")
         if isinstance(event, CheckinClick):
-            return await checkin_click(self._checkins, event)
+            reply = await checkin_click(self._checkins, event)
+            return await self._after_click(event, reply)
+        if isinstance(event, Command) and event.text.strip().lower().startswith("attest"):
+            if self._attestation is None:
+                return Reply(text="Ownership checks are not running here.", kind="error")
+            return await attest_command(
+                self._attestation,
+                event.origin,
+                event.text.strip()[len("attest") :],
+                is_admin=self._checkins.is_admin,
+                audit=self._checkins.audit,
+            )
         if isinstance(event, Command):
             rest = event.text.strip()[len("checkin") :]
             return await checkin_command(self._checkins, event.origin, rest)
         return Reply(text="Sorry, I can't do that. Try /ops help.", kind="unhandled")
+
+    # -- the knowledge gaps digest ----------------------------------------------------
+
+    async def digest(self, event: Command) -> Reply:
+        """`/ops digest`: an admin has the gaps digest posted now."""
+        if self._gaps is None:
+            return Reply(text="The knowledge gaps digest is not running here.", kind="error")
+        if event.text.strip().lower() != "digest":
+            return Reply(text="Usage: /ops digest (posts the gaps digest now)", kind="error")
+        return await self._gaps.post_now(event.origin)
+
+    async def suggest(self, event: Suggest) -> Reply:
+        """A suggestion for a question of the digest: kept with who made it, or refused."""
+        if self._gaps is None:
+            return Reply(text="The knowledge gaps digest is not running here.", kind="error")
+        return await self._gaps.suggest(event)
+
+    def suggestion_problem(self, event: Suggest) -> Refusal | None:
+        """What is wrong with a suggestion as typed, if anything; no I/O (a form shows it)."""
+        return None if self._gaps is None else self._gaps.problem(event)
+
+    def entity_choices(self, query: str) -> list[tuple[str, str]]:
+        """(reference, label) of the entities a picker offers for `query`."""
+        return [] if self._gaps is None else self._gaps.entity_choices(query)
+
+    async def digest_question(self, item: int) -> DigestLine | None:
+        """One question of a digest, for a suggestion form (None: unknown or unreadable)."""
+        return None if self._gaps is None else await self._gaps.line(item)
+
+    async def disowned(self, click: CheckinClick) -> Entity | None:
+        """The entity a click of "No, it's someone else" on an ownership check is about
+        (None for any other click)."""
+        if self._attestation is None or click.origin.user is None or not is_no(click.value):
+            return None
+        return await self._attestation.asked_about(
+            click.origin.user, click.round_id, click.question
+        )
+
+    def owner_choices(self, query: str) -> list[tuple[str, str]]:
+        """(reference, label) of the people and teams an owner picker offers."""
+        return [] if self._attestation is None else self._attestation.owner_choices(query)
+
+    async def _after_click(self, click: CheckinClick, reply: Reply) -> Reply:
+        """A "no" to an ownership check asks who owns it now."""
+        if self._attestation is None or click.action != "answer" or click.origin.user is None:
+            return reply
+        asked = await self._attestation.ask_owner(
+            click.origin.user, click.round_id, click.question, click.value
+        )
+        if asked is None:
+            return reply
+        text, prompt = asked
+        return Reply(text=f"{reply.text} {text}", kind=reply.kind, owner_prompt=prompt)
+
+    async def name_owner(self, event: OwnerNamed) -> Reply:
+        """Who owns it now, from the form (or command) after a "no"."""
+        if self._attestation is None:
+            return Reply(text="Ownership checks are not running here.", kind="error")
+        if not event.owner.strip():
+            return Reply(text=NO_OWNER, kind="error")
+        user = event.origin.user or ""
+        text = await self._attestation.propose(user, event.round_id, event.question, event.owner)
+        return Reply(text=text, kind="checkin")
 
     def respond(self, event: Event) -> Outcome:
         """The reply to a question, command or suggestion click; no I/O at all."""
@@ -253,5 +356,19 @@ class Handlers:
             confidence=answer.confidence,
             answered=answer.intent != "unknown",
         )
-        reply = Reply(text=answer.text, answer=answer, question_uid=question.uid)
+        reply = Reply(
+            text=answer.text,
+            answer=answer,
+            question_uid=question.uid,
+            confirmed=self._confirmed(answer.entity),
+        )
         return Outcome(reply=reply, question=question)
+
+    def _confirmed(self, ref: Ref | None) -> Confirmed | None:
+        found = (
+            None if ref is None or self._attestation is None else self._attestation.confirmed(ref)
+        )
+        if found is None or found.by is None:
+            return None
+        by = self._answers().knowledge.title(Ref.parse(found.by, default_kind="person"))
+        return Confirmed(by=by, on=found.on)

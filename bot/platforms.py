@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.model import Entity
-from bot.ports import Delivered, Messenger, NudgeMessage
+from bot.ports import Delivered, DigestMessage, Messenger, NudgeMessage
 from bot.styled import Styled
 
 
@@ -55,6 +55,14 @@ class Platforms:
 
     async def find_nudge(self, user: str, key: str) -> Delivered | None:
         return await self._of(user).find_nudge(user, key)
+
+    async def digest(self, target: str, message: DigestMessage) -> Delivered:
+        """The gaps digest to `target` on the platform that names it (`teams:<id>`, else
+        Slack)."""
+        return await self._of(target).digest(target, message)
+
+    async def find_digest(self, target: str, key: str) -> Delivered | None:
+        return await self._of(target).find_digest(target, key)
 
     async def report(self, channel: str, text: Styled, chart: bytes | None, title: str) -> None:
         """Post to `channel` on the platform that names it (`teams:<id>`, else Slack)."""

@@ -128,6 +128,15 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+class Pace(Protocol):
+    """Turns at a steady rate for calls to a platform (a round of posts), per bucket."""
+
+    async def take(self, bucket: str, per_second: float) -> None:
+        """Wait for the next turn in `bucket`, whose turns come evenly at `per_second`
+        (0: no wait); everyone taking turns from this pace shares them."""
+        ...
+
+
 # -- check-ins --------------------------------------------------------------------------
 
 NudgeState = str  # "claimed" | "sending" | "sent" | "failed" | "unreachable" | "missed"
@@ -402,6 +411,14 @@ class Messenger(Protocol):
         """Post a round's summary (and its chart) to a channel."""
         ...
 
+    async def digest(self, target: str, message: DigestMessage) -> Delivered:
+        """Post the knowledge gaps digest to a channel or a person (see `DigestPoster`)."""
+        ...
+
+    async def find_digest(self, target: str, key: str) -> Delivered | None:
+        """The digest `key` already posted to `target` (after a crash mid-send)."""
+        ...
+
 
 # -- people on platforms that need a stored conversation (Teams) --------------------------
 
@@ -491,6 +508,8 @@ class DigestPost:
     key: str  # the digest's key; platforms tag the message with it
     target: str  # a platform address: a Slack channel or user id, `teams:<id>`, ...
     attempts: int
+    since: datetime  # the week the digest covers
+    until: datetime
     lease_expired: bool = False  # was "sending" when its sender vanished: ambiguous
 
 

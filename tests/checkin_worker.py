@@ -1,7 +1,8 @@
 """One opsbot replica running check-in ticks, as a process of its own (for the process tests).
 
     python tests/checkin_worker.py --database URL --knowledge DIR --slack-api URL \
-        --now ISO --ticks N [--owner NAME] [--migrate] [--start-at EPOCH]
+        --now ISO --ticks N [--owner NAME] [--migrate] [--start-at EPOCH] \
+        [--posts-per-second R]
 
 Builds the real pieces (SqlCheckinStore on the database, SlackMessenger on the retrying
 Web API client) with a clock stopped at --now, runs `tick()` N times, prints one JSON
@@ -9,6 +10,8 @@ line per tick (what it claimed, sent, failed...) and exits 0. The database must 
 migrated already unless --migrate is given (safe on PostgreSQL: an advisory lock).
 --start-at (a `time.time()` value) holds the first tick until then, after start-up and
 a first database connection, so that replicas started together really tick together.
+--posts-per-second paces the nudges as `opsbot serve` does (OPSBOT_SLACK_POSTS_PER_SECOND:
+the workspace's rate, shared by the replicas on PostgreSQL); 0, the default: unpaced.
 """
 
 from __future__ import annotations
@@ -31,11 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.checkins.service import CheckinService
 from bot.kb import require_knowledge
 from bot.metrics import Metrics
-from bot.slack.client import web_client
+from bot.slack.client import post_pacing, web_client
 from bot.slack.messenger import SlackMessenger
 from bot.storage.checkins import SqlCheckinStore
 from bot.storage.engine import open_engine
 from bot.storage.migrate import upgrade
+from bot.storage.pace import pace_for
 
 
 class StoppedClock:
@@ -58,6 +62,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--owner", default=f"worker-{os.getpid()}")
     parser.add_argument("--migrate", action="store_true")
     parser.add_argument("--start-at", type=float, default=None)
+    parser.add_argument("--posts-per-second", type=float, default=0.0)
     args = parser.parse_args(argv)
     if args.now.tzinfo is None:
         args.now = args.now.replace(tzinfo=UTC)
@@ -70,10 +75,12 @@ async def run(args: argparse.Namespace) -> None:
     async with open_engine(args.database) as engine:
         if args.migrate:
             await upgrade(engine)
+        pacing = post_pacing(args.posts_per_second, pace=pace_for(engine))
+        client = web_client("xoxb-test", args.slack_api, pacing=pacing, bulk=True)
         service = CheckinService(
             knowledge=lambda: knowledge,
             store=SqlCheckinStore(engine),
-            messenger=SlackMessenger(web_client("xoxb-test", args.slack_api), Metrics()),
+            messenger=SlackMessenger(client, Metrics()),
             clock=clock,
             owner=args.owner,
         )

@@ -14,6 +14,7 @@ from bot.ports import (
     AskedQuestion,
     ChatAddress,
     Delivered,
+    DigestMessage,
     Gap,
     NudgeMessage,
     QuestionLog,
@@ -158,6 +159,7 @@ class RecordingMessenger:
         self.unreachable: set[str] = set()
         self.failing: dict[str, int] = {}  # user -> transient failures still to come
         self.crash_after_delivery = False
+        self.digests: list[tuple[str, DigestMessage]] = []
 
     def address(self, person: Entity, prefer: Sequence[str] = ()) -> str | None:
         return person.spec.slack if isinstance(person.spec, PersonSpec) else None
@@ -183,6 +185,23 @@ class RecordingMessenger:
 
     async def report(self, channel: str, text: Styled, chart: bytes | None, title: str) -> None:
         self.reports.append((channel, text.plain, chart))
+
+    async def digest(self, target: str, message: DigestMessage) -> Delivered:
+        """A gaps digest, with the same scripted failures and crash as a nudge."""
+        if target in self.unreachable:
+            raise Unreachable("channel_not_found")
+        if self.failing.get(target, 0) > 0:
+            self.failing[target] -= 1
+            raise DeliveryFailed("ratelimited")
+        self.digests.append((target, message))
+        delivered = Delivered(channel=target, ts=f"{len(self.digests)}.1")
+        self.delivered[(target, message.key)] = delivered
+        if self.crash_after_delivery:
+            raise _Crash("the process died after Slack took the message")
+        return delivered
+
+    async def find_digest(self, target: str, key: str) -> Delivered | None:
+        return self.delivered.get((target, key))
 
     def sent_to(self, user: str) -> list[NudgeMessage]:
         return [n for n in self.firsts if n.user == user]

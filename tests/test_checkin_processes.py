@@ -102,6 +102,7 @@ async def start_worker(
     owner: str,
     ticks: int = 1,
     start_at: float | None = None,
+    posts_per_second: float = 0.0,
 ) -> asyncio.subprocess.Process:
     together = () if start_at is None else ("--start-at", str(start_at))
     return await asyncio.create_subprocess_exec(
@@ -110,6 +111,7 @@ async def start_worker(
         *("--database", database, "--knowledge", str(knowledge)),
         *("--slack-api", slack.api_url, "--now", now.isoformat()),
         *("--ticks", str(ticks), "--owner", owner, *together),
+        *("--posts-per-second", str(posts_per_second)),
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -274,3 +276,35 @@ async def test_replica_processes_retry_failed_nudges_once(database: str, tmp_pat
         assert delivered == Counter(dict.fromkeys(users, 1))
         assert sum(r["sent"] for r in results) == PEOPLE
         assert set((await nudge_states(database)).values()) == {"sent"}
+
+
+async def test_replica_processes_keep_one_pace_for_the_workspace(
+    database: str, tmp_path: Path
+) -> None:
+    """Three processes sending one round, each paced at the workspace's rate, keep it
+    together: no 429 from the fake's limit, each recipient nudged exactly once."""
+    people, rate, burst = 80, 40.0, 4
+    knowledge = tmp_path / "knowledge"
+    users = write_knowledge(knowledge, people)
+    async with FakeSlack() as slack:
+        with_platform_zones(slack, users)
+        await run_worker(database, knowledge, slack, SATURDAY, "first")
+        # The workspace's limit on chat.postMessage: a little over the rate the bot is told.
+        slack.rate_limit("chat.postMessage", rate * 1.1, burst, key=None, precise=True)
+        start_at = time.time() + START_SECONDS
+        workers = [
+            await start_worker(
+                database, knowledge, slack, MONDAY_EVENING, f"replica-{n}", 1, start_at, rate
+            )
+            for n in range(3)
+        ]
+        results = [r for rs in await asyncio.gather(*map(finished, workers)) for r in rs]
+
+        posts = slack.calls_to("chat.postMessage")
+        assert [c.status for c in posts] == [200] * people  # not one 429
+        assert posts_per_user(slack) == Counter(dict.fromkeys(users, 1))
+        assert sum(r["sent"] for r in results) == people
+        assert sum(1 for r in results if r["sent"]) >= 2  # the replicas shared the round
+        assert set((await nudge_states(database)).values()) == {"sent"}
+        span = max(c.at for c in posts) - min(c.at for c in posts)
+        assert span >= (people - burst) / (rate * 1.1)  # all the replicas together, one pace

@@ -421,3 +421,43 @@ async def test_a_card_that_cannot_be_updated_still_records_the_answer(teams: Tea
     await teams.settle()
     assert await teams.rows("SELECT value FROM checkin_answers") == [("Yes",)]
     assert "Recorded Yes" in texts(card_of(teams.bf.calls_to(REPLY)[-1].json))
+
+
+async def test_an_ownership_check_is_answered_in_teams(teams: TeamsBot) -> None:
+    """`/ops attest run`: Alice, lead of the team owning two areas, gets one card asking
+    about both; "No, it's someone else" asks who owns it now, and her answer is kept."""
+    await installed(teams)
+    await teams.post(teams.activity("/ops attest run"))
+    await teams.settle()
+    check = next(
+        a for a in teams.bf.delivered("a:1personal-alice") if "Ownership check" in json.dumps(a)
+    )
+    shown = texts(card_of(check))
+    assert "Ownership check: Feature pipelines, Feature store" in shown
+    assert "Your team ML Platform is listed as owner of Feature pipelines. Still right?" in shown
+    no = next(a for a in _actions(card_of(check)) if a.get("title") == "No, it's someone else")
+    await teams.post(teams.activity(None, value=no["data"], replyToId=check["id"]))
+    await teams.settle()
+    (asked,) = [
+        card_of(c.json)
+        for c in teams.bf.calls
+        if c.kind in (REPLY, SEND) and "Who owns Feature pipelines now?" in texts(card_of(c.json))
+    ]
+    (picker,) = [e for e in asked["body"] if e.get("type") == "Input.ChoiceSet"]
+    assert {c["value"] for c in picker["choices"]} == {
+        "person:alice",
+        "person:bob",
+        "person:carol",
+        "team:ml-platform",
+    }
+    (send,) = _actions(asked)
+    blank = teams.activity(None, value={**send["data"], "owner": "", "owner-words": " "})
+    await teams.post(blank)
+    await teams.settle()
+    said = [texts(card_of(c.json)) for c in teams.bf.calls if c.kind in (REPLY, SEND)]
+    assert any("Please pick a person or team" in t for t in said)
+    await teams.post(teams.activity(None, value={**send["data"], "owner": "person:bob"}))
+    await teams.settle()
+    assert await teams.rows(
+        "SELECT entity, proposed_owner FROM attest_items WHERE proposed_owner IS NOT NULL"
+    ) == [("area:feature-pipelines", "person:bob")]

@@ -25,7 +25,7 @@ OPTIONS = (YES, NO, UNSURE)
 #: Entities in one message at most (each is two Slack blocks of the 50 a message may have);
 #: the rest are asked at the next occurrence.
 MAX_ASKED = 15
-TITLE = "Ownership check: is this still right?"
+TITLE = "Ownership check"
 
 State = Literal["confirmed", "pending", "overdue", "disputed"]
 
@@ -43,6 +43,14 @@ class Freshness:
     confirmed: Confirmation | None
     proposed_owner: str | None = None
     proposed_by: str | None = None
+
+
+def by_entity(records: Iterable[AttestRecord]) -> dict[str, list[AttestRecord]]:
+    """The asks about each entity (by its reference), in their order."""
+    found: dict[str, list[AttestRecord]] = {}
+    for record in records:
+        found.setdefault(record.entity, []).append(record)
+    return found
 
 
 def ownable(knowledge: Knowledge) -> list[Entity]:
@@ -144,12 +152,10 @@ def due(
 ) -> dict[Ref, list[Entity]]:
     """For each person, the entities to ask them about now (sorted by title, at most
     MAX_ASKED): those confirmed more than `after` ago and not asked within `after`."""
-    by_entity: dict[str, list[AttestRecord]] = {}
-    for record in records:
-        by_entity.setdefault(record.entity, []).append(record)
+    of = by_entity(records)
     asked: dict[Ref, list[Entity]] = {}
     for entity in ownable(knowledge):
-        mine = by_entity.get(str(entity.ref), [])
+        mine = of.get(str(entity.ref), [])
         state = freshness(entity, mine, now, after).state
         if state in ("confirmed", "pending") or asked_lately(mine, now, after):
             continue

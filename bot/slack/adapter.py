@@ -31,10 +31,21 @@ from slack_sdk.webhook.webhook_response import WebhookResponse
 
 from bot.answers import AnswerEngine
 from bot.errors import StorageError
-from bot.events import CheckinClick, Command, Feedback, Message, Origin, Pick, parse_payload
+from bot.events import (
+    CheckinClick,
+    Command,
+    Feedback,
+    Message,
+    Origin,
+    OwnerNamed,
+    Pick,
+    Suggest,
+    parse_payload,
+)
 from bot.handlers import Handlers
 from bot.model import whole_number
 from bot.ports import Clock, EventLog, Telemetry
+from bot.slack.attest import ACTION_ATTEST_OWNER, VIEW_ATTEST_OWNER, owner_submitted, owner_view
 from bot.slack.blocks import (
     ACTION_LINK,
     ACTION_PICK,
@@ -44,6 +55,14 @@ from bot.slack.blocks import (
     reply_mrkdwn,
 )
 from bot.slack.client import REPLY_DEADLINE, PacedWebClient, webhook_client
+from bot.slack.digest import (
+    ACTION_GAP_ENTITY,
+    ACTION_GAP_SUGGEST,
+    VIEW_GAP_SUGGEST,
+    entity_options,
+    submitted,
+    suggest_view,
+)
 from bot.slack.markup import Mrkdwn, escape
 from bot.slack.messenger import ACTION_CHECKIN, ACTION_CHECKIN_TEXT, VIEW_CHECKIN_TEXT, text_view
 
@@ -166,6 +185,11 @@ class SlackAdapter:
         self.app.action(re.compile(f"^{ACTION_CHECKIN_TEXT}"))(self._on_checkin_text)
         self.app.action(re.compile(f"^{ACTION_CHECKIN}_(?!text)"))(self._on_checkin_click)
         self.app.view(VIEW_CHECKIN_TEXT)(self._on_checkin_view)
+        self.app.action(re.compile(f"^{ACTION_GAP_SUGGEST}_"))(self._on_gap_suggest)
+        self.app.view(VIEW_GAP_SUGGEST)(self._on_gap_view)
+        self.app.options(ACTION_GAP_ENTITY)(self._on_gap_entities)
+        self.app.view(VIEW_ATTEST_OWNER)(self._on_owner_view)
+        self.app.options(ACTION_ATTEST_OWNER)(self._on_owner_choices)
         self.app.error(self._on_error)
 
     def _paced(self, client: AsyncWebClient) -> AsyncWebClient:
@@ -281,9 +305,57 @@ class SlackAdapter:
         await ack()
         event = parse_payload(_action_value(body), _origin(body))
         if isinstance(event, CheckinClick):
+            await self._ask_owner(event, _field(body, "trigger_id"), client)
             self._later(self._checkin(event, respond, self._paced(client)), once=_delivery(request))
         else:
             self._later(self._unknown_button(body, respond, self._paced(client)))
+
+    async def _ask_owner(
+        self, click: CheckinClick, trigger: str | None, client: AsyncWebClient
+    ) -> None:
+        """ "No, it's someone else" on an ownership check: the modal asking who owns it now
+        (opened at once: a trigger lasts three seconds)."""
+        if trigger is None or click.origin.user is None or click.action != "answer":
+            return
+        entity = await self.handlers.disowned(click)
+        if entity is not None:
+            view = owner_view(entity.title, click.round_id, click.question)
+            views = self._paced(client)
+            await self._call("views.open", views.views_open(trigger_id=trigger, view=view))
+
+    async def _on_owner_view(
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        client: AsyncWebClient,
+        request: AsyncBoltRequest,
+    ) -> None:
+        view = body.get("view")
+        found = owner_submitted(view) if isinstance(view, dict) else None
+        user = _field(body, "user", "id")
+        if found is None or user is None:
+            await ack()
+            return
+        round_id, question, owner = found
+        if not owner:
+            message = "Pick a person or team, or say it in your words."
+            await ack(response_action="errors", errors={"owner": message})
+            return
+        await ack()
+        origin = Origin(platform="slack", user=user, workspace=_field(body, "team", "id"))
+        named = OwnerNamed(origin=origin, round_id=round_id, question=question, owner=owner)
+        self._later(self._owner_dm(named, user, self._paced(client)), once=_delivery(request))
+
+    async def _owner_dm(self, named: OwnerNamed, user: str, client: AsyncWebClient) -> None:
+        reply = await self.handlers.handle(named)
+        post = client.chat_postMessage(channel=user, text=reply_mrkdwn(reply))
+        await self._call("chat.postMessage", post)
+
+    async def _on_owner_choices(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """The owner picker of the modal: people and teams, searched as the person types."""
+        query = body.get("value")
+        choices = self.handlers.owner_choices(query if isinstance(query, str) else "")
+        await ack(options=entity_options(choices))
 
     async def _on_checkin_text(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
@@ -315,6 +387,61 @@ class SlackAdapter:
         reply = await self.handlers.checkin(event)
         post = client.chat_postMessage(channel=user, text=reply_mrkdwn(reply))
         await self._call("chat.postMessage", post)
+
+    # -- the knowledge gaps digest --------------------------------------------------------
+
+    async def _on_gap_suggest(
+        self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        """ "Suggest an answer" on a digest: the modal, with the question it is for."""
+        await ack()
+        event = parse_payload(_action_value(body), _origin(body))
+        trigger = _field(body, "trigger_id")
+        paced = self._paced(client)
+        line = None
+        if isinstance(event, Suggest):
+            line = await self.handlers.digest_question(event.item)
+        if line is None or trigger is None:
+            self._later(self._unknown_button(body, respond, paced))
+            return
+        view = suggest_view(line)
+        await self._call("views.open", paced.views_open(trigger_id=trigger, view=view))
+
+    async def _on_gap_view(
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        client: AsyncWebClient,
+        request: AsyncBoltRequest,
+    ) -> None:
+        """A suggestion sent from the modal: a bad one is shown beside its field and nothing
+        is kept; a good one is kept after the ack, and its sender told by DM."""
+        origin = Origin(
+            platform="slack", user=_field(body, "user", "id"), workspace=_field(body, "team", "id")
+        )
+        view = body.get("view")
+        event = submitted(view, origin) if isinstance(view, dict) else None
+        if event is None or origin.user is None:
+            await ack()
+            return
+        problem = self.handlers.suggestion_problem(event)
+        if problem is not None:
+            await ack(response_action="errors", errors={problem.field: problem.message})
+            return
+        await ack()
+        user = origin.user
+        self._later(self._suggestion(event, user, self._paced(client)), once=_delivery(request))
+
+    async def _suggestion(self, event: Suggest, user: str, client: AsyncWebClient) -> None:
+        reply = await self.handlers.handle(event)
+        post = client.chat_postMessage(channel=user, text=reply_mrkdwn(reply))
+        await self._call("chat.postMessage", post)
+
+    async def _on_gap_entities(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """The entity picker of the modal, searched as the person types."""
+        query = body.get("value")
+        choices = self.handlers.entity_choices(query if isinstance(query, str) else "")
+        await ack(options=entity_options(choices))
 
     async def _on_click(
         self,

@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from bot.answers.render import KIND_LABELS, fact, first_paragraph, person_teams
-from bot.events import Answer, Intent, Reply, feedback_payload, pick_payload
+from bot.events import Answer, Confirmed, Intent, Reply, feedback_payload, pick_payload
 from bot.kb.knowledge import Knowledge
 from bot.kb.problems import LeftOut
 from bot.model import (
@@ -135,6 +135,9 @@ class SlackRenderer:
         about = self._about(answer)
         if about is None:  # the knowledge was reloaded without it
             return text, [section(text)]
+        entity = self.knowledge.get(answer.entity)
+        if reply.confirmed is not None and entity is not None:
+            about = (*about[:-1], self.source(entity, reply.confirmed))
         blocks = [*about, self.actions(answer, reply.question_uid, shareable=shareable)]
         return text, blocks[:MAX_BLOCKS]
 
@@ -265,9 +268,12 @@ class SlackRenderer:
                 lines.append(mk.fmt("{} {}{}: {}", mk.italic("Through"), title, role, names))
         return lines
 
-    def source(self, entity: Entity) -> Block:
+    def source(self, entity: Entity, confirmed: Confirmed | None = None) -> Block:
         where = mk.fmt("From {}", mk.code(entity.source.file))
-        if isinstance(entity.spec, OwnableSpec) and entity.spec.reviewed is not None:
+        if confirmed is not None:
+            by, on = mk.escape(f"@{confirmed.by}"), mk.escape(confirmed.on.isoformat())
+            where = mk.fmt("{} · ownership confirmed by {} on {}", where, by, on)
+        elif isinstance(entity.spec, OwnableSpec) and entity.spec.reviewed is not None:
             reviewed = mk.escape(entity.spec.reviewed.isoformat())
             where = mk.fmt("{} · ownership last reviewed {}", where, reviewed)
         return context(where)

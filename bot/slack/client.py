@@ -3,10 +3,11 @@
 Slack limits each Web API method per app per workspace; `chat.postMessage` has its own
 "special" limit (about one message per second per channel, and a workspace-wide cap that
 Slack does not publish). A check-in round is a burst of DMs, so the client paces the
-methods it is told about with a leaky bucket (aiolimiter), spaces the posts to any one
-channel, and when Slack still answers 429 it pauses *every* call to that method for
-Retry-After, instead of each waiting call retrying on its own and bouncing off the limit
-again.
+methods it is told about, per workspace, with the turns of a `Pace` (shared by every
+replica on PostgreSQL; this process's own leaky bucket, aiolimiter, when none is given),
+spaces the posts to any one channel, and when Slack still answers 429 it pauses *every*
+call to that method for Retry-After, instead of each waiting call retrying on its own
+and bouncing off the limit again.
 
 How long a call keeps retrying is its `Budget`: nudges have a few retries (a failed nudge
 is sent again by a later tick), replies to people are retried until they are delivered
@@ -16,6 +17,7 @@ or their deadline passes.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
 import time
 from collections.abc import Mapping
@@ -37,6 +39,8 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.ports import Pace
 
 log = structlog.get_logger(__name__)
 
@@ -64,35 +68,46 @@ CHANNELS_KEPT = 1000
 _FIRST_FAILURE, _WAIT = "opsbot_first_failure", "opsbot_wait"
 #: The channel of the Web API call under way (its retries take their turn there too).
 _CHANNEL: ContextVar[str | None] = ContextVar("slack_channel", default=None)
+#: The workspace of the Web API call under way (its retries keep that workspace's pace).
+_WORKSPACE: ContextVar[str] = ContextVar("slack_workspace", default="")
 
 
 class Pacing:
     """Per-method pacing of Web API calls, paused for everyone while Slack says 429.
 
-    Only bulk calls (a round of nudges) wait for their method's pace; a reply to a
-    person goes at once, so it never queues behind a round, and only waits out a pause
-    and the turn of its channel (posts to one channel are `1 / per_channel` s apart,
-    and a little more).
+    Only bulk calls (a round of nudges) wait for their method's pace, in their workspace's
+    bucket of `pace` (e.g. shared by the replicas; without one, this process's own); a
+    reply to a person goes at once, so it never queues behind a round, and only waits out
+    a pause and the turn of its channel (posts to one channel are `1 / per_channel` s
+    apart, and a little more).
     """
 
     def __init__(
-        self, per_second: Mapping[str, float], *, per_channel: float = CHANNEL_POSTS_PER_SECOND
+        self,
+        per_second: Mapping[str, float],
+        *,
+        per_channel: float = CHANNEL_POSTS_PER_SECOND,
+        pace: Pace | None = None,
     ) -> None:
         self._rates = dict(per_second)
         self._gap = 1 / per_channel + CHANNEL_MARGIN if per_channel > 0 else 0.0
-        self._limiters: dict[str, AsyncLimiter] = {}
+        self._pace = pace
+        self._limiters: dict[str, AsyncLimiter] = {}  # by bucket, when no `pace` is given
         self._paused_until: dict[str, float] = {}
         self._pause_length: dict[str, float] = {}
         self._channel_turns: dict[str, float] = {}  # channel -> when its next post may go
 
-    async def turn(self, method: str, *, bulk: bool, channel: str | None = None) -> None:
-        """Wait until `method` may be called: past any pause, (bulk) its pace, then its
-        channel's turn (and past a pause that began while it waited for that)."""
-        limiter = self._limiter(method) if bulk else None
+    async def turn(
+        self, method: str, *, bulk: bool, channel: str | None = None, workspace: str = ""
+    ) -> None:
+        """Wait until `method` may be called: past any pause, (bulk) its pace in
+        `workspace`, then its channel's turn (and past a pause that began while it waited
+        for that)."""
+        rate = self._rates.get(method, 0.0) if bulk else 0.0
         while True:
             held = await self._past_pause(method)
-            if limiter is not None:
-                await limiter.acquire()
+            if rate > 0:
+                await self._take(f"slack:{workspace or '-'}:{method}", rate)
             elif held:  # nothing paces this call: spread the callers a pause held back
                 spread = min(UNPACED_SPREAD, self._pause_length.get(method, UNPACED_SPREAD))
                 await asyncio.sleep(random.uniform(0, spread))  # noqa: S311
@@ -134,15 +149,16 @@ class Pacing:
         self._channel_turns[channel] = turn + self._gap
         return turn - now
 
-    def _limiter(self, method: str) -> AsyncLimiter | None:
-        rate = self._rates.get(method)
-        if not rate:
-            return None
-        if method not in self._limiters:  # made on first use, inside the running loop
+    async def _take(self, bucket: str, rate: float) -> None:
+        """Wait for the next turn in `bucket`: of the pace given, else of this process."""
+        if self._pace is not None:
+            await self._pace.take(bucket, rate)
+            return
+        if bucket not in self._limiters:  # made on first use, inside the running loop
             # Evenly spaced, no bursts of our own: Slack's bucket keeps its burst room,
             # which absorbs calls that the network bunches up on the way.
-            self._limiters[method] = AsyncLimiter(1, 1 / rate)
-        return self._limiters[method]
+            self._limiters[bucket] = AsyncLimiter(1, 1 / rate)
+        await self._limiters[bucket].acquire()
 
 
 class PacedWebClient(AsyncWebClient):
@@ -153,13 +169,15 @@ class PacedWebClient(AsyncWebClient):
         self.pacing, self.bulk = pacing, bulk
 
     async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
-        channel = _channel_of(kwargs)
-        await self.pacing.turn(api_method, bulk=self.bulk, channel=channel)
-        token = _CHANNEL.set(channel)
+        channel = _argument(kwargs, "channel")
+        workspace = workspace_of(_argument(kwargs, "token") or self.token)
+        await self.pacing.turn(api_method, bulk=self.bulk, channel=channel, workspace=workspace)
+        in_channel, in_workspace = _CHANNEL.set(channel), _WORKSPACE.set(workspace)
         try:
             return await super().api_call(api_method, **kwargs)
         finally:
-            _CHANNEL.reset(token)
+            _CHANNEL.reset(in_channel)
+            _WORKSPACE.reset(in_workspace)
 
     def like(self, other: AsyncWebClient) -> PacedWebClient:
         """This client's pacing and retries with `other`'s token and workspace.
@@ -184,13 +202,21 @@ class PacedWebClient(AsyncWebClient):
         )
 
 
-def _channel_of(kwargs: Mapping[str, Any]) -> str | None:
-    """The `channel` argument of a Web API call, wherever slack_sdk put it."""
+def _argument(kwargs: Mapping[str, Any], name: str) -> str | None:
+    """The argument `name` (`channel`, `token`) of a Web API call, wherever slack_sdk put it."""
     for part in ("json", "params", "data"):
         args = kwargs.get(part)
-        if isinstance(args, Mapping) and args.get("channel"):
-            return str(args["channel"])
+        if isinstance(args, Mapping) and args.get(name):
+            return str(args[name])
     return None
+
+
+def workspace_of(token: str | None) -> str:
+    """Which workspace a call counts against, for pacing: a digest of its bot token (one
+    token, one workspace), never the token itself; "-" without one."""
+    if not token:
+        return "-"
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -326,7 +352,9 @@ class PausingRateLimitHandler(RateLimitRetry):
     async def wait_out(self, request: HttpRequest, seconds: float) -> None:
         method = _method(request.url)
         self.pacing.pause(method, seconds)
-        await self.pacing.turn(method, bulk=self.bulk, channel=_CHANNEL.get())
+        await self.pacing.turn(
+            method, bulk=self.bulk, channel=_CHANNEL.get(), workspace=_WORKSPACE.get()
+        )
 
 
 def _values(state: RetryState) -> dict[str, Any]:
@@ -355,11 +383,15 @@ def retry_after(headers: Mapping[str, Any]) -> float:
 
 
 def post_pacing(
-    posts_per_second: float, *, per_channel: float = CHANNEL_POSTS_PER_SECOND
+    posts_per_second: float,
+    *,
+    per_channel: float = CHANNEL_POSTS_PER_SECOND,
+    pace: Pace | None = None,
 ) -> Pacing:
-    """chat.postMessage paced at `posts_per_second` (0: not paced, 429s only), and
-    `per_channel` posts a second in any one channel (0: not spaced)."""
-    return Pacing({POST_MESSAGE: posts_per_second}, per_channel=per_channel)
+    """chat.postMessage paced at `posts_per_second` per workspace (0: not paced, 429s
+    only) with the turns of `pace` (default: this process's own), and `per_channel` posts
+    a second in any one channel (0: not spaced)."""
+    return Pacing({POST_MESSAGE: posts_per_second}, per_channel=per_channel, pace=pace)
 
 
 def reply_retries(deadline: float) -> list[AsyncRetryHandler]:

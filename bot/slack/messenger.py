@@ -11,9 +11,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.errors import DeliveryFailed, Unreachable
 from bot.events import answer_payload, round_payload
 from bot.model import CheckInQuestion, Entity, PersonSpec
-from bot.ports import Delivered, NudgeMessage, Telemetry
+from bot.ports import Delivered, DigestMessage, NudgeMessage, Telemetry
 from bot.slack import markup as mk
 from bot.slack.blocks import FALLBACK_TEXT, Block, button, context, plain, section
+from bot.slack.digest import METADATA_DIGEST, digest_message
 from bot.slack.markup import Mrkdwn
 from bot.styled import Styled
 
@@ -79,6 +80,41 @@ class SlackMessenger:
         for item in history.get("messages") or []:
             payload = (item.get("metadata") or {}).get("event_payload") or {}
             if payload.get("key") == key:
+                return Delivered(channel=channel, ts=str(item.get("ts")))
+        return None
+
+    async def digest(self, target: str, message: DigestMessage) -> Delivered:
+        """The gaps digest to a channel, or to a user by DM, tagged with its key."""
+        text, blocks = digest_message(message)
+        response = await self._call(
+            "chat.postMessage",
+            self.client.chat_postMessage(
+                channel=target,
+                text=text,
+                blocks=blocks,
+                metadata={"event_type": METADATA_DIGEST, "event_payload": {"key": message.key}},
+            ),
+        )
+        return Delivered(channel=str(response["channel"]), ts=str(response["ts"]))
+
+    async def find_digest(self, target: str, key: str) -> Delivered | None:
+        """The digest `key` among the latest messages where it goes (a user: their DM)."""
+        channel = target
+        if target[:1] in ("U", "W"):
+            opened = await self._call(
+                "conversations.open", self.client.conversations_open(users=target)
+            )
+            channel = str((opened.get("channel") or {}).get("id", ""))
+        history = await self._call(
+            "conversations.history",
+            self.client.conversations_history(
+                channel=channel, limit=100, include_all_metadata=True
+            ),
+        )
+        for item in history.get("messages") or []:
+            metadata = item.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == METADATA_DIGEST and payload.get("key") == key:
                 return Delivered(channel=channel, ts=str(item.get("ts")))
         return None
 

@@ -52,7 +52,9 @@ class SqlAttestStore:
 
     async def asks(self, round_id: int, person: str) -> list[AttestAsk]:
         query = (
-            select(AttestItem, CheckinRound.round_key)
+            select(
+                AttestItem.person, AttestItem.question, AttestItem.entity, CheckinRound.round_key
+            )
             .join(CheckinRound, CheckinRound.id == AttestItem.round_id)
             .where(AttestItem.round_id == round_id, AttestItem.person == person)
             .order_by(AttestItem.id)
@@ -60,12 +62,7 @@ class SqlAttestStore:
         async with self._transaction("reading attestation asks") as conn:
             rows = (await conn.execute(query)).all()
         return [
-            AttestAsk(
-                round_key=r.round_key,
-                person=r.AttestItem.person,
-                question=r.AttestItem.question,
-                entity=r.AttestItem.entity,
-            )
+            AttestAsk(round_key=r.round_key, person=r.person, question=r.question, entity=r.entity)
             for r in rows
         ]
 
@@ -81,7 +78,13 @@ class SqlAttestStore:
         )
         query = (
             select(
-                AttestItem,
+                AttestItem.round_id,
+                AttestItem.person,
+                AttestItem.question,
+                AttestItem.entity,
+                AttestItem.asked_at,
+                AttestItem.proposed_owner,
+                AttestItem.proposed_by,
                 CheckinRound.closes_at,
                 CheckinRound.closed_at,
                 CheckinNudge.state,
@@ -98,17 +101,17 @@ class SqlAttestStore:
             rows = (await conn.execute(query)).all()
         return [
             AttestRecord(
-                round_id=r.AttestItem.round_id,
-                person=r.AttestItem.person,
-                question=r.AttestItem.question,
-                entity=r.AttestItem.entity,
-                asked_at=r.AttestItem.asked_at,
+                round_id=r.round_id,
+                person=r.person,
+                question=r.question,
+                entity=r.entity,
+                asked_at=r.asked_at,
                 closes_at=r.closed_at or r.closes_at,
                 sent=r.state == "sent",
                 answer=r.value,
                 answered_at=r.answered_at,
-                proposed_owner=r.AttestItem.proposed_owner,
-                proposed_by=r.AttestItem.proposed_by,
+                proposed_owner=r.proposed_owner,
+                proposed_by=r.proposed_by,
             )
             for r in rows
         ]

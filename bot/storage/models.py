@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from sqlalchemy import (
+    JSON,
     Boolean,
     DateTime,
     Float,
@@ -245,3 +246,88 @@ class ChatAddressRow(Base):
     bot_id: Mapped[str | None] = mapped_column(String(255))
     timezone: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class GapDigest(Base):
+    """One knowledge gaps digest: claimed once, by its key (the cron occurrence it fell due
+    at), with the week of questions it covers."""
+
+    __tablename__ = "gap_digests"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
+    until: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class GapDigestItem(Base):
+    """One question of a digest, as it was then: its wordings, how often it was asked, the
+    closest entity and that entity's owner."""
+
+    __tablename__ = "gap_digest_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    digest_id: Mapped[int] = mapped_column(
+        ForeignKey("gap_digests.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    section: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(KEY_LENGTH))
+    example: Mapped[str] = mapped_column(Text)
+    wordings: Mapped[list[str]] = mapped_column(JSON)
+    count: Mapped[int] = mapped_column(Integer)
+    entity: Mapped[str | None] = mapped_column(String(ENTITY_LENGTH))
+    owner: Mapped[str | None] = mapped_column(String(ENTITY_LENGTH))
+
+
+class GapDigestPost(Base):
+    """One delivery of a digest to one place, sent once under a lease (as a nudge is)."""
+
+    __tablename__ = "gap_digest_posts"
+    __table_args__ = (
+        UniqueConstraint("digest_id", "target"),
+        Index(None, "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    digest_id: Mapped[int] = mapped_column(ForeignKey("gap_digests.id", ondelete="CASCADE"))
+    target: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    owner: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(255))
+    message_ts: Mapped[str | None] = mapped_column(String(64))
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(String(255))
+
+
+class GapSuggestion(Base):
+    """What one person suggested for one question of a digest (their later one replaces
+    it): the question's key and wordings, and an entity with an alias, or an FAQ answer."""
+
+    __tablename__ = "gap_suggestions"
+    __table_args__ = (UniqueConstraint("item_id", "platform", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("gap_digest_items.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(KEY_LENGTH))
+    wordings: Mapped[list[str]] = mapped_column(JSON)
+    kind: Mapped[str] = mapped_column(String(16))
+    entity: Mapped[str | None] = mapped_column(String(ENTITY_LENGTH))
+    alias: Mapped[str | None] = mapped_column(Text)
+    answer: Mapped[str | None] = mapped_column(Text)
+    platform: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(255))
+    person: Mapped[str | None] = mapped_column(String(255))
+    suggested_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class PaceBucket(Base):
+    """One pace shared by every replica (a platform's rate limit): its next free turn."""
+
+    __tablename__ = "pace_buckets"
+
+    bucket: Mapped[str] = mapped_column(String(255), primary_key=True)
+    next_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -9,9 +9,19 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from bot.events import CheckinClick, Command, Event, Message, Origin, parse_payload
+from bot.events import (
+    CheckinClick,
+    Command,
+    Event,
+    Message,
+    Origin,
+    OwnerNamed,
+    Suggest,
+    parse_payload,
+)
 from bot.ports import ChatAddress
-from bot.teams.cards import action_data, text_inputs
+from bot.teams.cards import action_data, owner_inputs, text_inputs
+from bot.teams.digest import with_inputs
 
 PLATFORM = "teams"
 #: A user as the core knows them: their Entra object id, kept apart from Slack's ids.
@@ -101,6 +111,10 @@ def _clicked(value: object, origin: Origin) -> Event | None:
     text answer, the text typed in its box."""
     payload = action_data(value)
     event = None if payload is None else parse_payload(payload, origin)
+    if isinstance(event, Suggest):
+        return with_inputs(event, value)  # the form of "Suggest an answer" on a digest
+    if isinstance(event, OwnerNamed):
+        return replace(event, owner=owner_inputs(value))  # the form after a "no"
     if not isinstance(event, CheckinClick) or event.action != "answer" or event.value:
         return event
     typed = text_inputs(value).get(event.question, "").strip()

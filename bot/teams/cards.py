@@ -26,10 +26,13 @@ from bot.answers.render import KIND_LABELS, fact, first_paragraph, person_teams
 from bot.checkins.schedule import SKIP_QUESTION
 from bot.events import (
     Answer,
+    Confirmed,
     Intent,
+    OwnerPrompt,
     Reply,
     answer_payload,
     feedback_payload,
+    owner_payload,
     pick_payload,
     round_payload,
 )
@@ -68,6 +71,8 @@ MAX_OPTIONS = 25
 #: Buttons per row: Teams folds longer rows into an overflow menu.
 ROW = 5
 TEXT_INPUT = "text:"
+OWNER_INPUT = "owner"
+WORDS_INPUT = "owner-words"
 
 # Budgets, in JSON-encoded bytes of one text (scaled down when a card is too large).
 HEADING = 600
@@ -551,10 +556,13 @@ class TeamsRenderer:
         entity = None if answer is None else self.knowledge.get(answer.entity)
         if answer is not None and answer.entity is None:
             return [*body, *self.unknown(answer, context)], []
+        if reply.owner_prompt is not None:
+            form, send = owner_form(reply.owner_prompt)
+            return [*body, *_said(reply, context), *form], [send]
         if answer is None or entity is None:  # no answer, or the knowledge lost its entity
             return [*body, *_said(reply, context)], []
         body += self.facts(answer, entity, context)
-        body.append(self.source(entity))
+        body.append(self.source(entity, reply.confirmed))
         return body, self.actions(answer, reply.question_uid, shareable=shareable)
 
     def facts(self, answer: Answer, entity: Entity, context: _Context) -> list[Element]:
@@ -680,9 +688,12 @@ class TeamsRenderer:
                 lines.append(f"{italic('Through')} {title}{role}: {names}")
         return lines
 
-    def source(self, entity: Entity) -> Element:
+    def source(self, entity: Entity, confirmed: Confirmed | None = None) -> Element:
         where = f"From {code(entity.source.file)}"
-        if isinstance(entity.spec, OwnableSpec) and entity.spec.reviewed is not None:
+        if confirmed is not None:
+            by, on = literal(f"@{confirmed.by}"), literal(confirmed.on.isoformat())
+            where = f"{where} · ownership confirmed by {by} on {on}"
+        elif isinstance(entity.spec, OwnableSpec) and entity.spec.reviewed is not None:
             reviewed = literal(entity.spec.reviewed.isoformat())
             where = f"{where} · ownership last reviewed {reviewed}"
         return _note(where)
@@ -888,6 +899,39 @@ def action_data(value: object) -> str | None:
     if not isinstance(payload, str) or not payload or len(payload) > MAX_PAYLOAD:
         return None
     return payload
+
+
+def owner_form(prompt: OwnerPrompt) -> tuple[list[Element], Element]:
+    """Who owns it now: a person or team to pick (typed to filter), or a few words."""
+    choices = [{"title": plain(label, 100), "value": ref} for ref, label in prompt.choices]
+    form: list[Element] = [
+        {
+            "type": "Input.ChoiceSet",
+            "id": OWNER_INPUT,
+            "label": plain(f"Who owns {prompt.title} now?", 200),
+            "style": "filtered",
+            "isRequired": False,
+            "choices": choices,
+        },
+        {
+            "type": "Input.Text",
+            "id": WORDS_INPUT,
+            "label": "Or in your words",
+            "maxLength": 200,
+            "isRequired": False,
+        },
+    ]
+    return form, _submit("Send", owner_payload(prompt.round_id, prompt.question))
+
+
+def owner_inputs(value: object) -> str:
+    """The owner named in a submitted owner form: the one picked, else the words typed."""
+    data = _submitted(value) or {}
+    for key in (OWNER_INPUT, WORDS_INPUT):
+        text = data.get(key)
+        if isinstance(text, str) and text.strip():
+            return text.strip()[:200]
+    return ""
 
 
 def text_inputs(value: object) -> dict[str, str]:

@@ -13,10 +13,19 @@ from aiolimiter import AsyncLimiter
 
 from bot.errors import DeliveryFailed, Unreachable
 from bot.model import Entity, PersonSpec
-from bot.ports import AddressBook, ChatAddress, Clock, Delivered, NudgeMessage
+from bot.ports import (
+    AddressBook,
+    ChatAddress,
+    Clock,
+    Delivered,
+    DigestMessage,
+    NudgeMessage,
+    Pace,
+)
 from bot.styled import Styled
 from bot.teams.activities import PLATFORM, USER_PREFIX
 from bot.teams.cards import TeamsUser
+from bot.teams.digest import digest_card
 
 log = structlog.get_logger(__name__)
 
@@ -87,6 +96,7 @@ class TeamsMessenger:
         clock: Clock,
         counter: Counter | None = None,
         posts_per_second: float = 0.0,
+        pace: Pace | None = None,
     ) -> None:
         self._connector = connector
         self._addresses = addresses
@@ -94,8 +104,11 @@ class TeamsMessenger:
         self._bot_id = bot_id
         self._clock = clock
         self._counter = counter
-        # A round keeps a pace instead of running into 429s (replies to people do not).
-        self._pace = AsyncLimiter(1, 1 / posts_per_second) if posts_per_second > 0 else None
+        # A round keeps a pace instead of running into 429s (replies to people do not):
+        # the bot's turns of `pace` (shared by the replicas), else this process's own.
+        self._rate = posts_per_second
+        self._pace = pace
+        self._own_pace = AsyncLimiter(1, 1 / posts_per_second) if posts_per_second > 0 else None
         self._people: dict[str, ChatAddress] = {}  # by Entra object id
         self._by_email: dict[str, ChatAddress] = {}
         self._channels: dict[str, ChatAddress] = {}
@@ -158,13 +171,24 @@ class TeamsMessenger:
         return None if found is None else found.timezone
 
     async def nudge(self, message: NudgeMessage) -> Delivered:
-        address = self._people.get(message.user.removeprefix(USER_PREFIX))
+        address, conversation = await self._personal(message.user)
+        card = self._cards().nudge_card(message)
+        activity = card_activity(card, summary=message.title)
+        await self._paced()
+        sent = await self._connector.send(
+            address.service_url, conversation, activity, proactive=True
+        )
+        return Delivered(channel=conversation, ts=sent)
+
+    async def _personal(self, user: str) -> tuple[ChatAddress, str]:
+        """The person's address and 1:1 chat, opened (and kept) on first need."""
+        address = self._people.get(user.removeprefix(USER_PREFIX))
         if address is None or address.user_id is None:
-            raise Unreachable(f"no Teams conversation with {message.user}")
+            raise Unreachable(f"no Teams conversation with {user}")
         conversation = address.conversation_id
         if conversation is None:
             if address.tenant_id is None:
-                raise Unreachable(f"no Teams tenant known for {message.user}")
+                raise Unreachable(f"no Teams tenant known for {user}")
             await self._paced()
             conversation = await self._connector.create_personal(
                 address.service_url,
@@ -175,17 +199,39 @@ class TeamsMessenger:
             address = replace(address, conversation_id=conversation, updated_at=self._clock.now())
             self._people[address.key] = address
             await self._remember(address)
-        card = self._cards().nudge_card(message)
-        activity = card_activity(card, summary=message.title)
-        await self._paced()
-        sent = await self._connector.send(
-            address.service_url, conversation, activity, proactive=True
-        )
+        return address, conversation
+
+    async def digest(self, target: str, message: DigestMessage) -> Delivered:
+        """The gaps digest to a channel the app was added to, or to a person by 1:1 chat."""
+        activity = card_activity(digest_card(message), summary=message.title)
+        service_url, conversation, proactive = await self._conversation(target)
+        sent = await self._connector.send(service_url, conversation, activity, proactive=proactive)
         return Delivered(channel=conversation, ts=sent)
+
+    async def _conversation(self, target: str) -> tuple[str, str, bool]:
+        """(service URL, conversation, proactive) of a channel the app was added to, or of
+        a person's 1:1 chat (opened on first need)."""
+        channel = self._channels.get(target.removeprefix(USER_PREFIX))
+        if channel is not None and channel.conversation_id is not None:
+            return channel.service_url, channel.conversation_id, False
+        if target.startswith(USER_PREFIX + "19:") or target.startswith("19:"):
+            raise DeliveryFailed(f"no Teams conversation with {target}: add the app to its team")
+        address, conversation = await self._personal(target)
+        return address.service_url, conversation, True
+
+    async def find_digest(self, target: str, key: str) -> Delivered | None:
+        """As for nudges, a bot cannot read a conversation's history here: a digest whose
+        send was cut short is taken as sent, at most once, and counted."""
+        if self._counter is not None:
+            self._counter.ambiguous_send(PLATFORM)
+        log.warning("teams_digest_assumed_sent", key=key)
+        return Delivered(channel=target, ts="")
 
     async def _paced(self) -> None:
         if self._pace is not None:
-            await self._pace.acquire()
+            await self._pace.take(f"teams:{self._bot_id}", self._rate)
+        elif self._own_pace is not None:
+            await self._own_pace.acquire()
 
     async def _remember(self, address: ChatAddress) -> None:
         try:
@@ -204,9 +250,8 @@ class TeamsMessenger:
         return Delivered(channel=conversation or "", ts="")
 
     async def report(self, channel: str, text: Styled, chart: bytes | None, title: str) -> None:
-        address = self._channels.get(channel)
-        if address is None or address.conversation_id is None:
-            raise DeliveryFailed(f"no Teams conversation with {channel}: add the app to its team")
+        """A report (or a notice) to a channel the app was added to, or to a person."""
+        service_url, conversation, proactive = await self._conversation(channel)
         # The chart goes beside the card: inside it, it would pass a card's 28 KB.
         activity = card_activity(self._cards().report_card(text, title, None), summary=title)
         if chart is not None:
@@ -217,4 +262,4 @@ class TeamsMessenger:
                     "name": "chart.png",
                 }
             )
-        await self._connector.send(address.service_url, address.conversation_id, activity)
+        await self._connector.send(service_url, conversation, activity, proactive=proactive)

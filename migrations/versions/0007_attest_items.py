@@ -1,7 +1,7 @@
 """Ownership attestation: the entities each attestation nudge asks about.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-01 03:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | Sequence[str] | None = "0005"
+down_revision: str | Sequence[str] | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -42,7 +42,10 @@ def upgrade() -> None:
         ),
     )
     op.create_index(
-        op.f("ix_attest_items_entity_asked_at"), "attest_items", ["entity", "asked_at"], unique=False
+        op.f("ix_attest_items_entity_asked_at"),
+        "attest_items",
+        ["entity", "asked_at"],
+        unique=False,
     )
 
 

@@ -28,9 +28,9 @@ from generate_kb import write as write_kb
 
 from bot.app import open_bot
 from bot.attestation.freshness import ATTEST, OPTIONS, due
-from bot.attestation.patch import make_patch
 from bot.attestation.service import changes
 from bot.config import load_settings
+from bot.kb.patch import make_patch
 from bot.storage.models import CheckinAnswer, CheckinRound
 from bot.storage.store import insert_for
 from tests.fakes import FakeClock, RecordingMessenger

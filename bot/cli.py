@@ -23,6 +23,7 @@ from bot.errors import BotError, ConfigError, KnowledgeError
 if TYPE_CHECKING:
     from bot.answers import AnswerEngine
     from bot.attestation.freshness import Freshness
+    from bot.kb.patch import Change
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -65,9 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     gaps.add_argument("--days", type=int, help="only questions (suggestions) of the last N days")
     gaps.add_argument(
         "--format",
-        choices=("text", "json", "yaml"),
+        choices=("text", "json", "yaml", "patch"),
         default="text",
-        help="text or json: the gaps; yaml: the suggestions as FAQ entities and aliases",
+        help=(
+            "text or json: the gaps; yaml: the suggestions as FAQ entities (aliases as"
+            " comments); patch: the suggested aliases as a diff of the knowledge files"
+        ),
     )
     gaps.add_argument(
         "--json", dest="format", action="store_const", const="json", help="--format json"
@@ -236,7 +240,7 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
 
 def _gaps(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import open_bot, shown_in
-    from bot.gaps.export import suggestions_yaml
+    from bot.gaps.export import alias_changes, suggestions_yaml
     from bot.storage.suggestions import SqlDigestStore
 
     if args.limit < 1 or (args.days is not None and args.days < 1):
@@ -246,6 +250,11 @@ def _gaps(args: argparse.Namespace, settings: Settings) -> int:
 
     async def run() -> int:
         async with open_bot(settings) as bot:
+            if args.format == "patch":
+                suggestions = await SqlDigestStore(bot.engine).suggestions(since)
+                edits, notes = alias_changes(suggestions, bot.answers.knowledge)
+                _print_patch(edits, notes, settings.knowledge_dir)
+                return EXIT_OK
             if args.format == "yaml":
                 suggestions = await SqlDigestStore(bot.engine).suggestions(since)
                 root = settings.knowledge_dir
@@ -274,7 +283,6 @@ def _gaps(args: argparse.Namespace, settings: Settings) -> int:
 def _attest(args: argparse.Namespace, settings: Settings) -> int:
     from bot import console
     from bot.app import open_bot
-    from bot.attestation.patch import make_patch
     from bot.attestation.service import changes
 
     async def run() -> int:
@@ -289,16 +297,23 @@ def _attest(args: argparse.Namespace, settings: Settings) -> int:
                 return EXIT_OK
             knowledge = bot.answers.knowledge
             found, notes = changes(knowledge, await bot.attestation.records())
-        root = settings.knowledge_dir
-        names = {c.entity.source.file for c in found}
-        files = {n: (root / n).read_text(encoding="utf-8") for n in names if (root / n).is_file()}
-        patch = make_patch(found, files, {n: _diff_path(root / n, n) for n in files})
-        sys.stdout.write(patch.diff)
-        for note in (*notes, *patch.notes):
-            print(f"note: {note}", file=sys.stderr)
+        _print_patch(found, notes, settings.knowledge_dir)
         return EXIT_OK
 
     return asyncio.run(run())
+
+
+def _print_patch(found: list[Change], notes: list[str], root: Path) -> None:
+    """A unified diff of the knowledge files under `root` on standard output (to `git apply`
+    where this runs), and what a human must decide on standard error."""
+    from bot.kb.patch import make_patch
+
+    names = {c.entity.source.file for c in found}
+    files = {n: (root / n).read_text(encoding="utf-8") for n in names if (root / n).is_file()}
+    patch = make_patch(found, files, {n: _diff_path(root / n, n) for n in files})
+    sys.stdout.write(patch.diff)
+    for note in (*notes, *patch.notes):
+        print(f"note: {note}", file=sys.stderr)
 
 
 def _print_freshness(item: Freshness, *, as_json: bool) -> None:

@@ -22,13 +22,13 @@ import yaml
 
 from bot.app import Bot, open_bot
 from bot.attestation.freshness import MAX_ASKED, NO, OPTIONS, YES, due, owners
-from bot.attestation.patch import Change, make_patch
 from bot.attestation.service import changes
 from bot.cli import main
 from bot.config import load_settings
 from bot.console import render
 from bot.events import CheckinClick, Command, Message, Origin, OwnerNamed, parse_payload
 from bot.kb import require_knowledge
+from bot.kb.patch import Change, make_patch
 from bot.model import Entity, OwnableSpec, Ref, Source
 from bot.ports import AttestRecord, NudgeMessage
 from tests.fakes import FakeClock, RecordingMessenger

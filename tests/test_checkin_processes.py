@@ -19,6 +19,7 @@ import pytest
 import yaml
 from aiohttp import web
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.checkins.sending import LEASE
 from bot.storage.engine import open_engine
@@ -51,8 +52,9 @@ def user(i: int) -> str:
     return f"U{i:08d}"
 
 
-def write_knowledge(root: Path, people: int = PEOPLE) -> list[str]:
-    """A team of `people` in many zones and one weekly check-in; returns their Slack IDs."""
+def write_knowledge(root: Path, people: int = PEOPLE, *, areas: bool = False) -> list[str]:
+    """A team of `people` in many zones and one weekly check-in (and with `areas`, an area
+    each person owns, never confirmed); returns their Slack IDs."""
     docs: list[dict[str, Any]] = [
         {
             "apiVersion": "opsbot/v1",
@@ -89,6 +91,15 @@ def write_knowledge(root: Path, people: int = PEOPLE) -> list[str]:
                 "spec": spec,
             }
         )
+        if areas:
+            docs.append(
+                {
+                    "apiVersion": "opsbot/v1",
+                    "kind": "Area",
+                    "metadata": {"name": f"area-{i}", "title": f"Area {i}"},
+                    "spec": {"owner": f"person:person-{i}"},
+                }
+            )
     root.mkdir(parents=True, exist_ok=True)
     (root / "org.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
     return [user(i) for i in range(people)]
@@ -103,6 +114,7 @@ async def start_worker(
     ticks: int = 1,
     start_at: float | None = None,
     posts_per_second: float = 0.0,
+    *more: str,
 ) -> asyncio.subprocess.Process:
     together = () if start_at is None else ("--start-at", str(start_at))
     return await asyncio.create_subprocess_exec(
@@ -112,6 +124,7 @@ async def start_worker(
         *("--slack-api", slack.api_url, "--now", now.isoformat()),
         *("--ticks", str(ticks), "--owner", owner, *together),
         *("--posts-per-second", str(posts_per_second)),
+        *more,
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -205,6 +218,48 @@ async def test_replica_processes_send_each_recipient_one_nudge(
         assert sum(r["sent"] for r in results) == PEOPLE
         assert sum(r["failed"] for r in results) == 0
         assert set((await nudge_states(database)).values()) == {"sent"}
+
+
+async def test_replica_processes_ask_each_owner_once(database: str, tmp_path: Path) -> None:
+    """Ownership checks ride the same rounds: four processes ticking together on Monday
+    evening ask each owner once (one message about their area) beside their check-in."""
+    knowledge = tmp_path / "knowledge"
+    users = write_knowledge(knowledge, areas=True)
+    async with FakeSlack() as slack:
+        with_platform_zones(slack, users)
+        await finished(
+            await start_worker(
+                database, knowledge, slack, SATURDAY, "first", 1, None, 0.0, "--attest"
+            )
+        )
+        start_at = time.time() + START_SECONDS
+        workers = [
+            await start_worker(
+                database,
+                knowledge,
+                slack,
+                MONDAY_EVENING,
+                f"replica-{n}",
+                2,
+                start_at,
+                0.0,
+                "--attest",
+            )
+            for n in range(4)
+        ]
+        results = [r for rs in await asyncio.gather(*map(finished, workers)) for r in rs]
+
+        assert posts_per_user(slack) == Counter(dict.fromkeys(users, 2))  # check-in + check
+        checks = [m for u in users for m in slack.messages(u) if "Ownership check" in json.dumps(m)]
+        assert len(checks) == PEOPLE
+        assert sum(r["attest_claimed"] for r in results) == PEOPLE
+    engine = create_async_engine(database)
+    try:
+        async with engine.connect() as conn:
+            asks = (await conn.execute(text("SELECT count(*) FROM attest_items"))).scalar()
+    finally:
+        await engine.dispose()
+    assert asks == PEOPLE
 
 
 async def test_a_killed_process_and_its_restart_send_no_duplicate(

@@ -5,7 +5,10 @@
 from __future__ import annotations
 
 import io
+import json
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -75,6 +78,24 @@ def test_the_digest_and_suggestions_in_the_local_chat(
     assert faq.ref.name == "how-do-i-feed-the-unicorns"
     assert "opsbot/suggested-by: person:alice (console:alice)" in text
     assert "#   aliases: [drift detection, unicorn farm]" in text
+
+    # The aliases as a patch of a copy of the knowledge, applied as a maintainer would.
+    repo = tmp_path / "repo"
+    shutil.copytree(MINI, repo / "knowledge")
+    monkeypatch.setenv("OPSBOT_KNOWLEDGE_DIR", str(repo / "knowledge"))
+    monkeypatch.chdir(repo)
+    assert main(["gaps", "--format", "patch"]) == 0
+    printed = capsys.readouterr()
+    assert "note:" not in printed.err
+    assert '+  aliases: [drift detection, "unicorn farm"]' in printed.out
+    (repo / "aliases.patch").write_text(printed.out, encoding="utf-8")
+    git = shutil.which("git") or "git"
+    subprocess.run([git, "init", "-q"], cwd=repo, check=True)  # noqa: S603
+    subprocess.run([git, "apply", "aliases.patch"], cwd=repo, check=True)  # noqa: S603
+    assert main(["kb", "validate", str(repo / "knowledge")]) == 0
+    assert main(["ask", "--json", "who owns the unicorn farm?"]) == 0
+    answer = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert (answer["intent"], answer["entity"]) == ("owner", "area:model-monitoring")
 
 
 def test_suggest_lines_become_suggestions_and_other_lines_stay_questions() -> None:

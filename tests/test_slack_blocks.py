@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import textwrap
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 from bot.answers import AnswerEngine
-from bot.events import Message, Origin
+from bot.events import Confirmed, Message, Origin
 from bot.handlers import Handlers
 from bot.kb import require_knowledge
 from bot.slack.blocks import BUTTON_TEXT, MAX_BLOCKS, SECTION_TEXT, SlackRenderer
@@ -144,3 +145,19 @@ def test_an_answer_rendered_again_gets_its_own_vote_buttons(tmp_path: Path) -> N
     assert one[:-1] == two[:-1]
     assert first.question_uid in json.dumps(one[-1]) and second.question_uid in json.dumps(two[-1])
     assert first.question_uid not in json.dumps(two)
+
+
+def test_an_owners_confirmation_replaces_the_files_date(tmp_path: Path) -> None:
+    """An answer whose entity an owner confirmed says who and when, escaped."""
+    (tmp_path / "k.yaml").write_text(
+        TEAM + "apiVersion: opsbot/v1\nkind: Area\nmetadata: {name: billing, title: Billing}\n"
+        "spec: {owner: team:platform, reviewed: 2026-01-01}\n"
+    )
+    engine = AnswerEngine(require_knowledge(tmp_path, today=date(2026, 11, 29)))
+    handlers = Handlers(answers=lambda: engine, questions=MemoryQuestionLog(), clock=FakeClock())
+    reply = handlers.respond(Message(origin=ORIGIN, text="who owns billing")).reply
+    confirmed = replace(reply, confirmed=Confirmed(by="Ann <!here>", on=date(2026, 11, 30)))
+    _, blocks = SlackRenderer(engine.knowledge).reply(confirmed)
+    shown = json.dumps(blocks)
+    assert "ownership confirmed by @Ann &lt;!here&gt; on 2026-11-30" in shown
+    assert "last reviewed" not in shown

@@ -7,6 +7,7 @@ import json
 import re
 import textwrap
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any, get_args
@@ -20,6 +21,7 @@ from bot.events import (
     Answer,
     CheckinClick,
     Command,
+    Confirmed,
     Feedback,
     Message,
     Origin,
@@ -708,3 +710,13 @@ def test_every_nudge_recorded_text_and_report_card_shows_text_as_text(
     assert_nothing_live(text_card(styled), nobody)
     assert_nothing_live(text_card(answer), nobody)
     assert_nothing_live(report_card(styled, answer, "https://x.example.com/" + answer), nobody)
+
+
+def test_an_owners_confirmation_replaces_the_files_date(tmp_path: Path) -> None:
+    """An answer whose entity an owner confirmed says who and when (their name escaped)."""
+    renderer, handlers = renderer_for(tmp_path)
+    reply = handlers.respond(Message(origin=ORIGIN, text="who owns billing")).reply
+    confirmed = replace(reply, confirmed=Confirmed(by="Ann *C*", on=date(2026, 11, 30)))
+    shown = texts_of(validate(renderer.reply_card(confirmed)))
+    assert "From `k.yaml` · ownership confirmed by @Ann \\*C\\* on 2026\\-11\\-30" in shown
+    assert "last reviewed" not in shown

@@ -30,12 +30,12 @@ from bot.attestation.freshness import (
     ownable,
     question,
 )
-from bot.attestation.patch import Change
 from bot.checkins.schedule import AnswerError, check_answer, occurrences, wall_time, zone
 from bot.checkins.sending import deliver
 from bot.errors import DeliveryFailed, StorageError
 from bot.events import OwnerPrompt
 from bot.kb.knowledge import Knowledge
+from bot.kb.patch import Change
 from bot.model import CheckInQuestion, Entity, PersonSpec, Ref
 from bot.ports import (
     AttestAsk,

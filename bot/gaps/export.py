@@ -19,6 +19,7 @@ import yaml
 from bot.answers.text import fold, strip_markup
 from bot.gaps.suggestions import one_line
 from bot.kb.knowledge import Knowledge
+from bot.kb.patch import Change
 from bot.model import NAME_PATTERN, Entity, Ref, RefSyntaxError
 from bot.ports import Suggestion
 
@@ -166,10 +167,11 @@ def _who(suggestion: Suggestion) -> str:
     return f"{suggestion.person} ({user})" if suggestion.person else user
 
 
-def _aliases(
-    suggestions: Sequence[Suggestion], knowledge: Knowledge, where: Callable[[Entity], str]
-) -> list[str]:
-    """One commented snippet per entity: its new aliases, and who suggested them."""
+def wanted_aliases(
+    suggestions: Sequence[Suggestion], knowledge: Knowledge
+) -> dict[Ref, dict[str, set[str]]]:
+    """The aliases suggested for each entity that it does not have yet, with who suggested
+    each (entities no longer in the knowledge too: they map to all their suggestions)."""
     wanted: dict[Ref, dict[str, set[str]]] = {}
     for suggestion in suggestions:
         if suggestion.kind != "alias" or not suggestion.entity or not suggestion.alias:
@@ -181,19 +183,44 @@ def _aliases(
         alias = one_line(suggestion.alias)
         if alias:
             wanted.setdefault(ref, {}).setdefault(alias, set()).add(_who(suggestion))
+    for ref, aliases in wanted.items():
+        entity = knowledge.get(ref)
+        if entity is not None:
+            known = {fold(a) for a in (*entity.aliases, entity.title, entity.ref.name)}
+            for alias in [a for a in aliases if not fold(a) or fold(a) in known]:
+                del aliases[alias]
+    return {ref: aliases for ref, aliases in wanted.items() if aliases}
+
+
+def alias_changes(
+    suggestions: Sequence[Suggestion], knowledge: Knowledge
+) -> tuple[list[Change], list[str]]:
+    """The suggested aliases as edits of the knowledge files (`opsbot gaps --format
+    patch`), and notes on those whose entity is gone."""
+    changes, notes = [], []
+    for ref, aliases in sorted(wanted_aliases(suggestions, knowledge).items()):
+        entity = knowledge.get(ref)
+        if entity is None:
+            notes.append(f"{ref}: no longer in the knowledge; suggested: {sorted(aliases)}")
+        else:
+            changes.append(Change(entity=entity, aliases=tuple(sorted(aliases))))
+    return changes, notes
+
+
+def _aliases(
+    suggestions: Sequence[Suggestion], knowledge: Knowledge, where: Callable[[Entity], str]
+) -> list[str]:
+    """One commented snippet per entity: its new aliases, and who suggested them."""
     snippets = []
-    for ref in sorted(wanted):
+    for ref, wanted in sorted(wanted_aliases(suggestions, knowledge).items()):
         entity = knowledge.get(ref)
         if entity is None:
             lines = [f"{ref}: no longer in the knowledge; suggested aliases:"]
-            lines += dump({"aliases": sorted(wanted[ref])}, flow=True).splitlines()
+            lines += dump({"aliases": sorted(wanted)}, flow=True).splitlines()
             snippets.append(_comment(lines))
             continue
-        known = {fold(a) for a in (*entity.aliases, entity.title, entity.ref.name)}
-        new = [a for a in sorted(wanted[ref]) if fold(a) and fold(a) not in known]
-        if not new:
-            continue
-        who = sorted({w for a in new for w in wanted[ref][a]})
+        new = sorted(wanted)
+        who = sorted({w for a in new for w in wanted[a]})
         lines = [f"{ref}, in {where(entity)} (suggested by {', '.join(who)}):"]
         aliases = dump({"aliases": [*entity.aliases, *new]}, flow=True)
         lines += ["  " + line for line in aliases.splitlines()]

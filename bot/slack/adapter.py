@@ -34,6 +34,7 @@ from bot.errors import StorageError
 from bot.events import (
     CheckinClick,
     Command,
+    Event,
     Feedback,
     Message,
     Origin,
@@ -320,8 +321,7 @@ class SlackAdapter:
         entity = await self.handlers.disowned(click)
         if entity is not None:
             view = owner_view(entity.title, click.round_id, click.question)
-            views = self._paced(client)
-            await self._call("views.open", views.views_open(trigger_id=trigger, view=view))
+            await self._open(client, trigger, view)
 
     async def _on_owner_view(
         self,
@@ -344,12 +344,7 @@ class SlackAdapter:
         await ack()
         origin = Origin(platform="slack", user=user, workspace=_field(body, "team", "id"))
         named = OwnerNamed(origin=origin, round_id=round_id, question=question, owner=owner)
-        self._later(self._owner_dm(named, user, self._paced(client)), once=_delivery(request))
-
-    async def _owner_dm(self, named: OwnerNamed, user: str, client: AsyncWebClient) -> None:
-        reply = await self.handlers.handle(named)
-        post = client.chat_postMessage(channel=user, text=reply_mrkdwn(reply))
-        await self._call("chat.postMessage", post)
+        self._later(self._dm(named, user, self._paced(client)), once=_delivery(request))
 
     async def _on_owner_choices(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         """The owner picker of the modal: people and teams, searched as the person types."""
@@ -363,9 +358,7 @@ class SlackAdapter:
         await ack()
         trigger = _field(body, "trigger_id")
         if trigger is not None:
-            view = text_view("Your answer", _action_value(body))
-            views = self._paced(client)
-            await self._call("views.open", views.views_open(trigger_id=trigger, view=view))
+            await self._open(client, trigger, text_view("Your answer", _action_value(body)))
 
     async def _on_checkin_view(
         self,
@@ -379,12 +372,17 @@ class SlackAdapter:
         origin = Origin(platform="slack", user=_field(body, "user", "id"))
         event = parse_payload((_field(body, "view", "private_metadata") or "") + text, origin)
         if isinstance(event, CheckinClick) and origin.user:
-            self._later(
-                self._checkin_dm(event, origin.user, self._paced(client)), once=_delivery(request)
-            )
+            self._later(self._dm(event, origin.user, self._paced(client)), once=_delivery(request))
 
-    async def _checkin_dm(self, event: CheckinClick, user: str, client: AsyncWebClient) -> None:
-        reply = await self.handlers.checkin(event)
+    async def _open(self, client: AsyncWebClient, trigger: str, view: dict[str, Any]) -> None:
+        """A modal, opened for the click whose `trigger` it answers (valid three seconds)."""
+        await self._call(
+            "views.open", self._paced(client).views_open(trigger_id=trigger, view=view)
+        )
+
+    async def _dm(self, event: Event, user: str, client: AsyncWebClient) -> None:
+        """Handle what a modal sent, and tell its sender by DM (a modal has no thread)."""
+        reply = await self.handlers.handle(event)
         post = client.chat_postMessage(channel=user, text=reply_mrkdwn(reply))
         await self._call("chat.postMessage", post)
 
@@ -404,8 +402,7 @@ class SlackAdapter:
         if line is None or trigger is None:
             self._later(self._unknown_button(body, respond, paced))
             return
-        view = suggest_view(line)
-        await self._call("views.open", paced.views_open(trigger_id=trigger, view=view))
+        await self._open(client, trigger, suggest_view(line))
 
     async def _on_gap_view(
         self,
@@ -430,12 +427,7 @@ class SlackAdapter:
             return
         await ack()
         user = origin.user
-        self._later(self._suggestion(event, user, self._paced(client)), once=_delivery(request))
-
-    async def _suggestion(self, event: Suggest, user: str, client: AsyncWebClient) -> None:
-        reply = await self.handlers.handle(event)
-        post = client.chat_postMessage(channel=user, text=reply_mrkdwn(reply))
-        await self._call("chat.postMessage", post)
+        self._later(self._dm(event, user, self._paced(client)), once=_delivery(request))
 
     async def _on_gap_entities(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         """The entity picker of the modal, searched as the person types."""

@@ -1,5 +1,6 @@
-"""A unified diff of the knowledge files from the owners' answers: `reviewed` bumped for
-every "yes", `owner` changed for every "no" that named a person or team.
+"""A unified diff of the knowledge files: `reviewed` and `owner` set under `spec`, and
+aliases added under `metadata` (ownership attestation's answers; the gaps digest's
+suggestions).
 
 Lines are edited in place, so comments, quoting and layout survive; both block style
 (`owner: x` on its own line under `spec:`) and flow style (`spec: {owner: x}`) are read.
@@ -9,6 +10,7 @@ What cannot be edited safely is returned as a note instead, for a human.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +30,8 @@ class Change:
     entity: Entity
     reviewed: date | None = None
     owner: Ref | None = None
+    #: Aliases to add (each written as a JSON string: a YAML scalar whatever it holds).
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass
@@ -76,6 +80,15 @@ def _document(lines: list[str], line: int) -> tuple[int, int]:
 
 def _apply(lines: list[str], change: Change) -> str | None:
     start, end = _document(lines, change.entity.source.line)
+    if change.aliases:
+        problem = _add_aliases(lines, start, end, change.aliases)
+        if problem or (change.owner is None and change.reviewed is None):
+            return problem
+        start, end = _document(lines, change.entity.source.line)
+    return _edit_spec(lines, start, end, change)
+
+
+def _edit_spec(lines: list[str], start: int, end: int, change: Change) -> str | None:
     for i in range(start, end):
         found = _SPEC.match(lines[i].rstrip("\n"))
         if found is None:
@@ -88,21 +101,31 @@ def _apply(lines: list[str], change: Change) -> str | None:
     return "no spec found"
 
 
-def _block(lines: list[str], spec: int, end: int, indent: int, change: Change) -> str | None:
+def _children(
+    lines: list[str], parent: int, end: int, indent: int
+) -> tuple[dict[str, int], int | None, int]:
+    """The keys under the block mapping at line `parent` (key -> line), their indent, and
+    the line after the block's last line."""
     fields: dict[str, int] = {}
     child_indent = None
-    for i in range(spec + 1, end):
+    last = parent
+    for i in range(parent + 1, end):
         text = lines[i].rstrip("\n")
         if not text.strip() or text.lstrip().startswith("#"):
             continue
         own = len(text) - len(text.lstrip())
         if own <= indent:
             break
+        last = i
         if child_indent is None:
             child_indent = own
         if own == child_indent:
-            key = text.strip().split(":", 1)[0]
-            fields[key] = i
+            fields[text.strip().split(":", 1)[0]] = i
+    return fields, child_indent, last + 1
+
+
+def _block(lines: list[str], spec: int, end: int, indent: int, change: Change) -> str | None:
+    fields, child_indent, _ = _children(lines, spec, end, indent)
     if "owner" not in fields or child_indent is None:
         return "no owner line under spec"
     if change.owner is not None:
@@ -155,3 +178,77 @@ def _flow(lines: list[str], i: int, change: Change) -> str | None:
 def _set_flow(text: str, key: str, value: str) -> tuple[str, int]:
     pattern = rf"(?P<key>\b{key}:\s*){_FLOW_VALUE}"
     return re.subn(pattern, lambda m: f"{m['key']}{value}", text, count=1)
+
+
+_METADATA = re.compile(r"^(?P<indent>\s*)metadata:\s*(?P<rest>.*)$")
+_FLOW_LIST = re.compile(r"(?P<key>\baliases:\s*)\[(?P<items>[^\[\]]*)\]")
+
+
+def _add_aliases(lines: list[str], start: int, end: int, aliases: tuple[str, ...]) -> str | None:
+    new = ", ".join(json.dumps(a, ensure_ascii=False) for a in aliases)
+    for i in range(start, end):
+        found = _METADATA.match(lines[i].rstrip("\n"))
+        if found is None:
+            continue
+        rest = found["rest"]
+        if rest.startswith("{"):
+            return _flow_aliases(lines, i, new)
+        if rest and not rest.startswith("#"):
+            return "its metadata is written in a way this cannot edit"
+        return _block_aliases(lines, i, end, len(found["indent"]), aliases, new)
+    return "no metadata found"
+
+
+def _flow_aliases(lines: list[str], i: int, new: str) -> str | None:
+    text = lines[i].rstrip("\n")
+    if "}" not in text:
+        return "its metadata spans several lines in flow style; edit by hand"
+    listed = _FLOW_LIST.search(text)
+    if listed is not None:
+        items = listed["items"].strip()
+        joined = f"{items}, {new}" if items else new
+        text = f"{text[: listed.start()]}{listed['key']}[{joined}]{text[listed.end() :]}"
+    elif "aliases:" in text:
+        return "its aliases are written in a way this cannot edit"
+    else:
+        close = text.rindex("}")
+        text = f"{text[:close].rstrip()}, aliases: [{new}]{text[close:]}"
+    lines[i] = text + "\n"
+    return None
+
+
+def _block_aliases(
+    lines: list[str], meta: int, end: int, indent: int, aliases: tuple[str, ...], new: str
+) -> str | None:
+    fields, child_indent, after = _children(lines, meta, end, indent)
+    if child_indent is None:
+        return "its metadata is empty"
+    pad = " " * child_indent
+    at = fields.get("aliases")
+    if at is None:
+        lines.insert(after, f"{pad}aliases: [{new}]\n")
+        return None
+    text = lines[at].rstrip("\n")
+    listed = _FLOW_LIST.search(text)
+    if listed is not None:
+        items = listed["items"].strip()
+        joined = f"{items}, {new}" if items else new
+        lines[at] = f"{text[: listed.start()]}{listed['key']}[{joined}]{text[listed.end() :]}\n"
+        return None
+    if text.split(":", 1)[1].split("#", 1)[0].strip():
+        return "its aliases are written in a way this cannot edit"
+    # A block list: the items follow, at any deeper indent (or, YAML allows, the same).
+    last, item_pad = at, None
+    for i in range(at + 1, end):
+        item = lines[i].rstrip("\n")
+        stripped = item.lstrip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if not stripped.startswith("- ") or len(item) - len(stripped) < child_indent:
+            break
+        last, item_pad = i, item[: len(item) - len(stripped)]
+    if item_pad is None:
+        return "its aliases are written in a way this cannot edit"
+    for offset, alias in enumerate(aliases, start=1):
+        lines.insert(last + offset, f"{item_pad}- {json.dumps(alias, ensure_ascii=False)}\n")
+    return None

@@ -497,3 +497,16 @@ def test_the_owner_forms_payload_is_bounded(payload: str, parsed: tuple[int, str
     else:
         assert isinstance(event, OwnerNamed)
         assert (event.round_id, event.question, event.owner) == (*parsed, "")
+
+
+async def test_an_owner_without_a_zone_is_asked_in_their_chat_profiles_morning(
+    tmp_path: Path,
+) -> None:
+    """Carol has no `timezone` in the knowledge; Slack says Tokyo: 10:00 there (01:00 UTC)."""
+    clock = FakeClock(SUNDAY)
+    messenger = RecordingMessenger(zones={CAROL: "Asia/Tokyo"})
+    async with replica(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}", clock, messenger) as bot:
+        await tick(bot, clock, SUNDAY)
+        await tick(bot, clock, datetime(2026, 11, 30, 1, 0, tzinfo=UTC))
+        (carols,) = firsts(messenger, CAROL)
+        assert [n.user for n in messenger.nudges] == [CAROL]  # London is still asleep

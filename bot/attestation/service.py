@@ -32,11 +32,12 @@ from bot.attestation.freshness import (
 )
 from bot.checkins.schedule import AnswerError, check_answer, occurrences, wall_time, zone
 from bot.checkins.sending import deliver
+from bot.checkins.zones import Zones
 from bot.errors import DeliveryFailed, StorageError
 from bot.events import OwnerPrompt
 from bot.kb.knowledge import Knowledge
 from bot.kb.patch import Change
-from bot.model import CheckInQuestion, Entity, PersonSpec, Ref
+from bot.model import CheckInQuestion, Entity, Ref
 from bot.ports import (
     AttestAsk,
     AttestRecord,
@@ -171,6 +172,7 @@ class AttestationService:
         self._send = send
         self._maintainers = maintainers
         self.letters = AttestLetters(knowledge=knowledge, store=store, messenger=messenger)
+        self._zones = Zones(messenger=messenger, clock=clock)
         self._confirmed: dict[str, Confirmation] = {}
 
     # -- planning ----------------------------------------------------------------------
@@ -193,7 +195,7 @@ class AttestationService:
             person = knowledge.get(person_ref)
             if person is None:
                 continue
-            tz = zone(person.spec.timezone if isinstance(person.spec, PersonSpec) else None)
+            tz = zone(await self._zones.of(person))
             fired = occurrences(self._schedule, tz, start, end)
             if fired:
                 occurrence = fired[-1]

@@ -9,15 +9,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.checkins.schedule import audience, due, recipient_zone, spec_of
-from bot.errors import DeliveryFailed
+from bot.checkins.zones import Zones
 from bot.kb.knowledge import Knowledge
-from bot.model import CheckInSpec, Entity, PersonSpec
+from bot.model import CheckInSpec, Entity
 from bot.ports import CheckinStore, Clock, Messenger, NewNudge
 
 #: How far back a tick looks for occurrences missed while every replica was down.
 LOOKBACK = timedelta(days=7)
-#: How long a zone from the chat platform's profile is trusted before asking again.
-ZONE_KEPT = timedelta(hours=12)
 
 
 class Planner:
@@ -28,12 +26,13 @@ class Planner:
         store: CheckinStore,
         messenger: Messenger,
         clock: Clock,
+        zones: Zones | None = None,
     ) -> None:
         self._knowledge = knowledge
         self._store = store
         self._messenger = messenger
         self._clock = clock
-        self._zones: dict[str, tuple[str | None, datetime]] = {}  # user -> (zone, asked at)
+        self._zones = zones or Zones(messenger=messenger, clock=clock)
 
     async def plan(self, now: datetime) -> int:
         """Claim every nudge that fell due since the last planned window ended.
@@ -96,18 +95,6 @@ class Planner:
 
     async def _platform_zone(self, person: Entity, spec: CheckInSpec) -> str | None:
         """The platform's idea of a recipient's zone, asked only when the knowledge has none."""
-        own = person.spec.timezone if isinstance(person.spec, PersonSpec) else None
-        if spec.timezone != "recipient" or own:
+        if spec.timezone != "recipient" or self._zones.own(person):
             return None
-        user = self._messenger.address(person)
-        if user is None:
-            return None
-        now = self._clock.now()
-        known = self._zones.get(user)
-        if known is None or now - known[1] >= ZONE_KEPT:
-            try:
-                known = (await self._messenger.timezone(user), now)
-            except DeliveryFailed:  # the last one known, else UTC; asked again next tick
-                return None if known is None else known[0]
-            self._zones[user] = known
-        return known[0]
+        return await self._zones.platform(person)

@@ -509,4 +509,5 @@ async def test_an_owner_without_a_zone_is_asked_in_their_chat_profiles_morning(
         await tick(bot, clock, SUNDAY)
         await tick(bot, clock, datetime(2026, 11, 30, 1, 0, tzinfo=UTC))
         (carols,) = firsts(messenger, CAROL)
+        assert carols.title == "Ownership check: Ingestion"
         assert [n.user for n in messenger.nudges] == [CAROL]  # London is still asleep

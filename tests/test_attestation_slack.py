@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 
 from tests.slack_env import Opsbot, running, slack_settings
-from tests.slack_fake import FakeSlack, _interaction, action_body, slash_command_body
+from tests.slack_fake import (
+    FakeSlack,
+    _interaction,
+    action_body,
+    event_body,
+    slash_command_body,
+)
 from tests.slack_fake import view_submission_body as submission
 
 ALICE = "U01ALICE01"  # person:alice of the mini knowledge: lead of ML Platform, an admin
@@ -45,6 +51,11 @@ async def test_a_no_opens_the_owner_modal_and_its_answer_is_kept(opsbot: Opsbot)
     blocks = check.json("blocks")
     assert blocks[0]["text"]["text"] == "Ownership check: Model monitoring"
     assert "Your team ML Platform is listed as owner of Model monitoring" in json.dumps(blocks)
+    home = {"type": "app_home_opened", "user": ALICE, "channel": "D1", "tab": "home"}
+    await opsbot.post(event_body(home), content_type="application/json")
+    await opsbot.settle()
+    (published,) = slack.calls_to("views.publish")
+    assert "Ownership check: Model monitoring" in json.dumps(published.json("view"))
     no = next(
         e
         for b in blocks

@@ -113,7 +113,7 @@ def test_default_developer_is_a_placeholder_over_https(tmp_path: Path) -> None:
 def test_commands_are_the_handlers_commands() -> None:
     """The command list is what the handlers answer: help, their sub-commands and checkin."""
     titles = [title for title, _ in package.COMMANDS]
-    assert titles == ["help", *SUB_COMMANDS, "checkin"]
+    assert titles == ["help", *SUB_COMMANDS, "checkin", "attest", "digest"]
     for title in titles:
         assert f"/ops {title} " in HELP
 

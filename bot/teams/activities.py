@@ -27,7 +27,7 @@ PLATFORM = "teams"
 #: A user as the core knows them: their Entra object id, kept apart from Slack's ids.
 USER_PREFIX = "teams:"
 #: Commands typed as plain messages, without "/ops" ("checkin run weekly").
-_BARE_COMMANDS = frozenset({"who-owns", "what-is", "checkin"})
+_BARE_COMMANDS = frozenset({"who-owns", "what-is", "checkin", "attest", "digest"})
 _COMMAND_PREFIX = re.compile(r"^\s*/?ops\s+", re.IGNORECASE)
 _IANA = re.compile(r"[A-Za-z_]+(?:/[A-Za-z0-9_+-]+){0,2}")
 _AT_TAG = re.compile(r"<at\b[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)

@@ -49,6 +49,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("owns", "What a team or person owns, e.g. owns ml platform"),
     ("links", "Runbooks, dashboards, docs and repos of something, e.g. links feature store"),
     ("checkin", "Practice check-ins: checkin list (also run, pause, resume, report, export)"),
+    ("attest", "Ownership checks: attest status (admins: attest run)"),
+    ("digest", "Admins: post the weekly knowledge gaps digest now"),
 )
 
 _GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")

@@ -16,6 +16,7 @@ import pytest
 
 from bot.checkins.clicks import ANSWER_NOT_SAVED
 from bot.checkins.commands import checkin_command
+from bot.checkins.sending import LEASE
 from bot.checkins.service import CheckinService
 from bot.events import Origin
 from bot.kb import require_knowledge
@@ -162,6 +163,46 @@ async def test_a_slow_send_holds_up_nothing_but_itself(
     assert result.sent == 3
     assert [n.user for n in slow.firsts][-1] == ALICE  # taken first, sent last
     assert sorted(n.user for n in slow.firsts) == [ALICE, BOB, CAROL]
+
+
+class WaitingMessenger(RecordingMessenger):
+    """Keeps every nudge waiting (as a shared pace turn far off would) until released."""
+
+    def __init__(self) -> None:
+        super().__init__(zones={CAROL: "Europe/Lisbon"})
+        self.waiting = 0
+        self.all_waiting = asyncio.Event()
+        self.released = asyncio.Event()
+
+    async def nudge(self, message: NudgeMessage) -> Delivered:
+        self.waiting += 1
+        if self.waiting == 2:
+            self.all_waiting.set()
+        await self.released.wait()
+        return await super().nudge(message)
+
+
+async def test_a_nudge_waiting_longer_than_its_lease_is_not_taken_over(
+    store: SqlCheckinStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a send waits (for its pace turn) its lease is renewed, so another replica
+    ticking after the lease would have run out does not send it a second time."""
+    monkeypatch.setattr("bot.checkins.sending.HEARTBEAT", 0.01)
+    slow = WaitingMessenger()
+    clock = FakeClock(SUNDAY)
+    one, two = (service(store, slow, clock, owner=o) for o in ("r1", "r2"))
+    await one.tick()
+    clock.current = MONDAY_10_LONDON  # alice and carol are due
+    sending = asyncio.create_task(one.tick())  # plans them, and sends
+    await asyncio.wait_for(slow.all_waiting.wait(), timeout=5)
+    for _ in range(3):  # three leases' time passes while they wait
+        clock.current += LEASE
+        await asyncio.sleep(0.1)  # a few heartbeats
+        taken = await asyncio.wait_for(two.send(clock.now()), timeout=5)
+        assert taken == (0, 0)  # nothing to take over
+    slow.released.set()
+    assert (await asyncio.wait_for(sending, timeout=5)).sent == 2
+    assert sorted(n.user for n in slow.firsts) == [ALICE, CAROL]
 
 
 async def test_a_crash_after_delivery_sends_no_duplicate(

@@ -10,7 +10,8 @@ message in the chat before sending it again. What a message says is not known he
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Awaitable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -23,6 +24,9 @@ from bot.ports import CheckinStore, Clock, Delivered, Messenger, Nudge, NudgeMes
 log = structlog.get_logger(__name__)
 
 LEASE = timedelta(minutes=2)
+#: While a message is on its way (waiting for its pace turn, or for a slow platform), its
+#: lease is renewed this often (seconds), so no other replica takes it over meanwhile.
+HEARTBEAT = LEASE.total_seconds() / 4
 #: Messages in flight at once per replica (the client's pacing sets the rate).
 SENDERS = 20
 MAX_ATTEMPTS = 8
@@ -185,7 +189,7 @@ class Sender:
                 await self._store.sent(nudge.id, found.channel, found.ts, now)
                 return True
         try:
-            delivered = await self._letters.deliver(nudge)
+            delivered = await self._holding(nudge, self._letters.deliver(nudge))
         except Unreachable as exc:
             await self._store.failed(nudge.id, str(exc), None, owner=self._owner)
             log.info("nudge_unreachable", checkin=nudge.checkin, error=str(exc))
@@ -197,6 +201,26 @@ class Sender:
             return False
         await self._store.sent(nudge.id, delivered.channel, delivered.ts, self._clock.now())
         return True
+
+    async def _holding(self, nudge: Nudge, sending: Awaitable[Delivered]) -> Delivered:
+        """`sending`, with the message's lease renewed every HEARTBEAT seconds until it is
+        done: a shared pace can keep a message waiting longer than a lease."""
+
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(HEARTBEAT)
+                try:
+                    await self._store.renew(nudge.id, self._owner, self._clock.now() + LEASE)
+                except StorageError as exc:  # tried again next beat
+                    log.warning("lease_not_renewed", checkin=nudge.checkin, error=str(exc))
+
+        heart = asyncio.create_task(beat())
+        try:
+            return await sending
+        finally:
+            heart.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heart
 
     async def _readdress(self, nudge: Nudge, round_: Round, now: datetime) -> Nudge | None:
         """A message claimed for someone the bot could not reach then: their address now

@@ -84,7 +84,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
         status = await attestation.status()
         print(f"status of {len(status)} entities: {_since(started)}")
         started = time.perf_counter()
-        found, notes = changes(knowledge, await attestation.records())
+        found, notes = changes(knowledge, await attestation.records(), MONDAY.date())
         root = settings.knowledge_dir
         files = {
             n: (root / n).read_text(encoding="utf-8") for n in {c.entity.source.file for c in found}

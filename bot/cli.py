@@ -296,7 +296,9 @@ def _attest(args: argparse.Namespace, settings: Settings) -> int:
                     _print_freshness(item, as_json=args.json)
                 return EXIT_OK
             knowledge = bot.answers.knowledge
-            found, notes = changes(knowledge, await bot.attestation.records())
+            found, notes = changes(
+                knowledge, await bot.attestation.records(), datetime.now(UTC).date()
+            )
         _print_patch(found, notes, settings.knowledge_dir)
         return EXIT_OK
 

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from bot.app import Bot, open_bot
-from bot.attestation.freshness import MAX_ASKED, NO, OPTIONS, YES, due, owners
+from bot.attestation.freshness import MAX_ASKED, NO, OPTIONS, YES, due, freshness, owners
 from bot.attestation.service import changes
 from bot.cli import main
 from bot.config import load_settings
@@ -331,7 +331,8 @@ def test_attest_patch_is_a_diff_git_applies(
         in patched
     )
     assert "spec: {owner: team:ml-platform, reviewed: 2026-11-30}" in patched  # training
-    assert "spec:\n  owner: team:ml-platform\n  reviewed: 2024-06-01\n" in patched  # ingestion
+    today = datetime.now(UTC).date().isoformat()  # the maintainers' review: the patch's day
+    assert f"spec:\n  owner: team:ml-platform\n  reviewed: {today}\n" in patched  # ingestion
     assert "spec: {owner: team:ml-platform, reviewed: 2026-11-01}" in patched  # untouched
     assert len(patched.splitlines()) == len(original.splitlines()) + 1
     assert main(["kb", "validate", str(repo / "knowledge")]) == 0
@@ -404,10 +405,10 @@ def test_changes_from_answers_and_what_needs_a_human() -> None:
             proposed_owner="team:data",
         ),
     ]
-    found, notes = changes(KNOWLEDGE, records)
+    found, notes = changes(KNOWLEDGE, records, date(2026, 12, 2))
     assert {(c.entity.ref.name, c.reviewed, c.owner) for c in found} == {
         ("model-monitoring", date(2026, 11, 30), None),
-        ("training-pipeline", None, Ref(kind="team", name="data")),
+        ("training-pipeline", date(2026, 12, 2), Ref(kind="team", name="data")),
     }
     assert notes == ["area:ingestion: person:alice says the owner changed (the data folks)"]
 
@@ -511,3 +512,19 @@ async def test_an_owner_without_a_zone_is_asked_in_their_chat_profiles_morning(
         (carols,) = firsts(messenger, CAROL)
         assert carols.title == "Ownership check: Ingestion"
         assert [n.user for n in messenger.nudges] == [CAROL]  # London is still asleep
+
+
+@pytest.mark.parametrize(
+    ("reviewed", "state"),
+    [(None, "disputed"), (date(2026, 11, 29), "disputed"), (date(2026, 11, 30), "confirmed")],
+)
+def test_a_no_stands_until_the_file_is_reviewed_on_its_day_or_later(
+    reviewed: date | None, state: str
+) -> None:
+    """Applying `attest patch` reviews the file: the dispute it settled is over."""
+    entity = KNOWLEDGE.entities[MONITORING]
+    assert isinstance(entity.spec, OwnableSpec)
+    entity = replace(entity, spec=replace(entity.spec, reviewed=reviewed))
+    said_no = record(MONITORING, asked=MONDAY_10_LONDON, answer=NO)  # answered that day
+    now = MONDAY_10_LONDON + timedelta(days=3)
+    assert freshness(entity, [said_no], now, timedelta(days=90)).state == state

@@ -116,7 +116,13 @@ def freshness(
     confirmed = confirmation(entity, records)
     answered = [r for r in records if r.answer is not None and r.answered_at is not None]
     last = max(answered, key=lambda r: r.answered_at or now, default=None)
-    if last is not None and last.answer == NO:
+    # A "no" stands until the file is reviewed (or an owner says yes) on its day or later.
+    if (
+        last is not None
+        and last.answer == NO
+        and last.answered_at is not None
+        and (confirmed is None or confirmed.on < last.answered_at.date())
+    ):
         return Freshness(
             entity=entity,
             state="disputed",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import structlog
 
@@ -384,10 +384,11 @@ class AttestationService:
 
 
 def changes(
-    knowledge: Knowledge, records: Sequence[AttestRecord]
+    knowledge: Knowledge, records: Sequence[AttestRecord], today: date
 ) -> tuple[list[Change], list[str]]:
     """What the answers change in the knowledge: `reviewed` for a "yes" newer than the
-    file's date, `owner` for a latest "no" that named a known person or team; and notes
+    file's date; `owner` for a latest "no" that named a known person or team, reviewed
+    `today` (applying it is the maintainers' review, and settles the dispute); and notes
     about what a human must decide (a "no" naming someone unknown, or nobody)."""
     of = by_entity(records)
     found: list[Change] = []
@@ -403,7 +404,7 @@ def changes(
                 said = latest.proposed_owner or "nobody named yet"
                 notes.append(f"{entity.ref}: {latest.person} says the owner changed ({said})")
             elif owner != entity.owner:
-                found.append(Change(entity=entity, owner=owner))
+                found.append(Change(entity=entity, owner=owner, reviewed=today))
             continue
         confirmed = confirmation(entity, mine)
         if confirmed is not None and confirmed.by is not None:

@@ -115,6 +115,10 @@ async def test_owners_confirm_dispute_and_answers_say_who_confirmed(database_url
         )
         reply = await bot.handlers.handle(yes)
         assert reply.text.startswith("Thanks! Recorded Yes for: You're listed as owner of")
+        at_once = await bot.handlers.handle(  # this replica knows at once; others next tick
+            Message(origin=origin(BOB), text="who owns model monitoring?")
+        )
+        assert at_once.confirmed is not None and at_once.confirmed.by == "Alice Chen"
         await tick(other, clock, MONDAY_10_LONDON + timedelta(minutes=1))
         answer = await other.handlers.handle(
             Message(origin=origin(BOB), text="who owns model monitoring?")

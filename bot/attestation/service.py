@@ -37,7 +37,7 @@ from bot.errors import DeliveryFailed, StorageError
 from bot.events import OwnerPrompt
 from bot.kb.knowledge import Knowledge
 from bot.kb.patch import Change
-from bot.model import CheckInQuestion, Entity, Ref
+from bot.model import CheckInQuestion, Entity, OwnableSpec, Ref
 from bot.ports import (
     AttestAsk,
     AttestRecord,
@@ -299,24 +299,44 @@ class AttestationService:
 
     async def asked_about(self, user: str, round_id: int, question_id: str) -> Entity | None:
         """The entity `question_id` of `user`'s attestation nudge in `round_id` asks about."""
+        asked = await self._asked(user, round_id, question_id)
+        return None if asked is None else asked[1]
+
+    async def _asked(
+        self, user: str, round_id: int, question_id: str
+    ) -> tuple[Nudge, Entity] | None:
+        nudge, ask = await self._ask(user, round_id, question_id)
+        entity = None if ask is None else self._knowledge().get(_entity_ref(ask.entity))
+        return None if nudge is None or entity is None else (nudge, entity)
+
+    async def _ask(
+        self, user: str, round_id: int, question_id: str
+    ) -> tuple[Nudge | None, AttestAsk | None]:
+        """`user`'s attestation nudge in `round_id` (None: they got none) and its question
+        `question_id` (None: it has no such question)."""
         nudge = await self._checkins.nudge_for(round_id, user)
         if nudge is None or nudge.checkin != ATTEST:
-            return None
+            return None, None
         ask = next((a for a in await self.letters.asks(nudge) if a.question == question_id), None)
-        return None if ask is None else self._knowledge().get(_entity_ref(ask.entity))
+        return nudge, ask
 
     async def ask_owner(
         self, user: str, round_id: int, question_id: str, value: str
     ) -> tuple[str, OwnerPrompt] | None:
-        """After `user` answered NO to `question_id` of an attestation round: how to name
-        the owner now (in words, and as a form); None for any other answer or round."""
+        """After `user` answered `question_id` of an attestation round: a "yes" is known at
+        once to this replica's answers (the others learn it on their next tick); a "no"
+        gets how to name the owner now (in words, and as a form). None for any other
+        answer or round."""
         option = _option(value)
-        if option != NO:
-            if option == YES:
-                self._remember(await self._store.records(ATTEST))
+        asked = None if option not in (YES, NO) else await self._asked(user, round_id, question_id)
+        if asked is None:
             return None
-        entity = await self.asked_about(user, round_id, question_id)
-        if entity is None:
+        nudge, entity = asked
+        if option == YES:
+            said = Confirmation(on=self._clock.now().date(), by=nudge.person)
+            reviewed = entity.spec.reviewed if isinstance(entity.spec, OwnableSpec) else None
+            if reviewed is None or said.on >= reviewed:
+                self._confirmed[str(entity.ref)] = said
             return None
         text = (
             f"Who owns {entity.title} now? Name a person or team (or describe it):"
@@ -338,10 +358,9 @@ class AttestationService:
         owner = " ".join(owner.split())[:200]
         if not owner:
             return "Please say who owns it now: a person or team, or a few words."
-        nudge = await self._checkins.nudge_for(round_id, user)
-        if nudge is None or nudge.checkin != ATTEST:
+        nudge, ask = await self._ask(user, round_id, question_id)
+        if nudge is None:
             return "That ownership check was sent to someone else; only they can answer it."
-        ask = next((a for a in await self.letters.asks(nudge) if a.question == question_id), None)
         if ask is None:
             return f"That ownership check has no question {question_id}."
         knowledge = self._knowledge()

@@ -34,15 +34,9 @@ _TOKEN_PREFIXES = {
 }
 
 
-#: The default schedules, known good: defaults are validated too, and `opsbot ask` must
-#: not load the cron parser.
-_DEFAULT_CRONS = frozenset({"0 10 * * 1-5", "0 9 * * 1"})
-
-
 def _is_cron(text: str) -> bool:
-    """A 5-field cron expression."""
-    if text in _DEFAULT_CRONS:
-        return True
+    """A 5-field cron expression (the parser is loaded only when a schedule is set: the
+    defaults are not validated, so `opsbot ask` loads no cron parser)."""
     from croniter import croniter
 
     return len(text.split()) == 5 and bool(croniter.is_valid(text))
@@ -71,7 +65,9 @@ class Settings(BaseSettings):
     )
     #: When the weekly gaps digest is posted (5-field cron; "off": never), and in which zone.
     digest_cron: str | None = Field(
-        default="0 9 * * 1", validation_alias=AliasChoices("OPSBOT_DIGEST_CRON")
+        default="0 9 * * 1",
+        validate_default=False,
+        validation_alias=AliasChoices("OPSBOT_DIGEST_CRON"),
     )
     digest_timezone: str = Field(
         default="UTC", validation_alias=AliasChoices("OPSBOT_DIGEST_TIMEZONE")
@@ -106,7 +102,9 @@ class Settings(BaseSettings):
     )
     #: When owners are asked, in each owner's own time zone (5-field cron).
     attest_schedule: str = Field(
-        default="0 10 * * 1-5", validation_alias=AliasChoices("OPSBOT_ATTEST_SCHEDULE")
+        default="0 10 * * 1-5",
+        validate_default=False,
+        validation_alias=AliasChoices("OPSBOT_ATTEST_SCHEDULE"),
     )
     tick_seconds: float = Field(
         default=30.0, gt=0, le=3600, validation_alias=AliasChoices("OPSBOT_TICK_SECONDS")

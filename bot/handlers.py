@@ -79,6 +79,17 @@ NO_OWNER = "Please pick a person or team, or say who owns it now in your words."
 NOT_SAVED = "Sorry, I could not save that just now. Please try again in a minute."
 
 
+#: Commands answered after the acknowledgement: they do I/O (the database, the platforms).
+DEFERRED = frozenset({"checkin", "attest", "digest"})
+
+
+def _first_word(event: Event) -> str | None:
+    """A command's first word, lower-case (None for any other event)."""
+    if not isinstance(event, Command):
+        return None
+    return event.text.strip().split(" ", 1)[0].lower()
+
+
 @dataclass(frozen=True, kw_only=True)
 class SubCommand:
     intent: Intent
@@ -141,40 +152,39 @@ class Handlers:
             return await self.name_owner(event)
         if isinstance(event, Suggest):
             return await self.suggest(event)
-        if isinstance(event, CheckinClick) or self.is_checkin_command(event):
+        if isinstance(event, CheckinClick) or self.is_deferred_command(event):
             return await self.checkin(event)
         outcome = self.respond(event)
         return await self.record(outcome)
 
-    def is_checkin_command(self, event: Event) -> bool:
-        """`/ops checkin ...`: work with I/O, answered after the acknowledgement."""
-        if not isinstance(event, Command):
-            return False
-        return event.text.strip().lower().split(" ", 1)[0] in ("checkin", "attest", "digest")
+    def is_deferred_command(self, event: Event) -> bool:
+        """`/ops checkin|attest|digest ...`: work with I/O, answered after the acknowledgement."""
+        return _first_word(event) in DEFERRED
 
     async def checkin(self, event: Event) -> Reply:
-        """A check-in command or a click on a nudge."""
-        if isinstance(event, Command) and event.text.strip().lower().split(" ", 1)[0] == "digest":
+        """A click on a nudge, or a deferred command (check-ins, attestation, the digest)."""
+        word = _first_word(event)
+        if isinstance(event, Command) and word == "digest":
             return await self.digest(event)
         if self._checkins is None:
             return Reply(text="Check-ins are not running here.", kind="error")
         if isinstance(event, CheckinClick):
             reply = await checkin_click(self._checkins, event)
             return await self._after_click(event, reply)
-        if isinstance(event, Command) and event.text.strip().lower().startswith("attest"):
-            if self._attestation is None:
-                return Reply(text="Ownership checks are not running here.", kind="error")
-            return await attest_command(
-                self._attestation,
-                event.origin,
-                event.text.strip()[len("attest") :],
-                is_admin=self._checkins.is_admin,
-                audit=self._checkins.audit,
-            )
-        if isinstance(event, Command):
-            rest = event.text.strip()[len("checkin") :]
+        if not isinstance(event, Command) or word is None:
+            return Reply(text="Sorry, I can't do that. Try /ops help.", kind="unhandled")
+        rest = event.text.strip()[len(word) :]
+        if word == "checkin":
             return await checkin_command(self._checkins, event.origin, rest)
-        return Reply(text="Sorry, I can't do that. Try /ops help.", kind="unhandled")
+        if self._attestation is None:
+            return Reply(text="Ownership checks are not running here.", kind="error")
+        return await attest_command(
+            self._attestation,
+            event.origin,
+            rest,
+            is_admin=self._checkins.is_admin,
+            audit=self._checkins.audit,
+        )
 
     # -- the knowledge gaps digest ----------------------------------------------------
 

@@ -219,7 +219,7 @@ class SlackAdapter:
         # A replayed question gets its answer again, and is recorded once (same uid).
         uid = None if once is None else hashlib.sha256(once.encode()).hexdigest()[:32]
         command = Command(origin=origin, text=str(body.get("text", "")), uid=uid)
-        if self.handlers.is_checkin_command(command):
+        if self.handlers.is_deferred_command(command):
             await ack(text="On it…", response_type="ephemeral")
             context = request.context
             # No response_url (Slack always sends one): the reply goes by DM instead.

@@ -42,6 +42,8 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from openloop import open_loop  # noqa: E402
+
 from tests.slack_fake import FakeSlack, sign, slash_command_body  # noqa: E402
 
 # Made-up credentials: everything stays on 127.0.0.1 with a fake Slack.
@@ -73,7 +75,6 @@ async def generate(
     """Send rate*seconds signed slash commands at fixed intervals, never waiting for answers."""
     count = max(1, round(rate * seconds))
     latencies: list[float] = []
-    lags: list[float] = []
     errors: Counter[str] = Counter()
     connector = aiohttp.TCPConnector(limit=CONNECTIONS, keepalive_timeout=60)
     timeout = aiohttp.ClientTimeout(total=TIMEOUT)
@@ -100,17 +101,7 @@ async def generate(
             else:
                 latencies.append(elapsed * 1000)
 
-        tasks = []
-        start = time.perf_counter() + 0.05
-        for i in range(count):
-            due = start + i / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            lags.append((time.perf_counter() - due) * 1000)
-            tasks.append(asyncio.create_task(one(i)))
-        sent = time.perf_counter() - start
-        await asyncio.gather(*tasks)
+        sent, lags = await open_loop(count, rate, one)
     return {
         "sent": count,
         "send_seconds": sent,

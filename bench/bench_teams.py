@@ -69,6 +69,7 @@ ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench_checkins import database  # noqa: E402
+from openloop import open_loop  # noqa: E402
 
 from bot.app import serving  # noqa: E402
 from bot.config import Settings, load_settings  # noqa: E402
@@ -696,7 +697,6 @@ async def load(job: dict[str, Any], bf: BaseConnector) -> dict[str, Any]:
     ids = [str(b["id"]) for b in job["bodies"]]
     results: list[list[Any]] = [[] for _ in bodies]
     errors: Counter[str] = Counter()
-    lags: list[float] = []
     connector = aiohttp.TCPConnector(limit=CONNECTIONS, keepalive_timeout=60)
     timeout = aiohttp.ClientTimeout(total=HTTP_TIMEOUT)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -719,17 +719,7 @@ async def load(job: dict[str, Any], bf: BaseConnector) -> dict[str, Any]:
                 errors[type(exc).__name__] += 1
             results[i] = [ids[i], sent_at, status, (time.perf_counter() - started) * 1000]
 
-        tasks = []
-        start = time.perf_counter() + 0.05
-        for i in range(len(bodies)):
-            due = start + i / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            lags.append((time.perf_counter() - due) * 1000)
-            tasks.append(asyncio.create_task(one(i)))
-        sending = time.perf_counter() - start
-        await asyncio.gather(*tasks)
+        sending, lags = await open_loop(len(bodies), rate, one)
 
     def replied() -> list[ConnectorCall]:
         return [c for c in bf.calls_to(REPLY) if 200 <= c.status < 300]

@@ -77,6 +77,7 @@ from bot.storage.engine import open_engine  # noqa: E402
 from bot.web import SERVED, Served, create_app  # noqa: E402
 from tests.fake_connector import CREATE, REPLY, SEND, ConnectorCall  # noqa: E402
 from tests.fake_connector import FakeConnector as BaseConnector  # noqa: E402
+from tests.teams_env import activity_body  # noqa: E402
 from tests.teams_idp import APP_ID, APP_PASSWORD, TENANT_ID, FakeIdentityProvider  # noqa: E402
 
 CHECKIN = "weekly"
@@ -226,27 +227,18 @@ def activity(
     conversation_type: str = "personal",
     **more: Any,
 ) -> dict[str, Any]:
-    """An activity as Teams sends it."""
-    body: dict[str, Any] = {
-        "type": kind,
-        "id": f"f:{secrets.token_hex(8)}",
-        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-        "channelId": "msteams",
-        "serviceUrl": service_url,
-        "from": sender,
-        "recipient": {"id": BOT, "name": "opsbot"},
-        "conversation": {
-            "id": conversation,
-            "conversationType": conversation_type,
-            "tenantId": TENANT_ID,
-        },
-        "channelData": {"tenant": {"id": TENANT_ID}},
-        "locale": "en-GB",
-    }
-    if text_ is not None:
-        body["text"] = text_
-    body.update(more)
-    return body
+    """An activity as Teams sends it, with a fresh id and the time it was sent."""
+    return activity_body(
+        service_url,
+        activity_id=f"f:{secrets.token_hex(8)}",
+        sender=sender,
+        conversation=conversation,
+        kind=kind,
+        text=text_,
+        conversation_type=conversation_type,
+        timestamp=time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+        **more,
+    )
 
 
 # --- the fakes and the running bot ---------------------------------------------------------

@@ -49,6 +49,39 @@ def teams_settings(
     )
 
 
+def activity_body(
+    service_url: str,
+    *,
+    activity_id: str,
+    sender: dict[str, str],
+    conversation: str,
+    kind: str = "message",
+    text: str | None = None,
+    conversation_type: str = "personal",
+    **more: Any,
+) -> dict[str, Any]:
+    """An activity as Teams sends it to the bot (`more` adds or replaces fields)."""
+    activity: dict[str, Any] = {
+        "type": kind,
+        "id": activity_id,
+        "channelId": "msteams",
+        "serviceUrl": service_url,
+        "from": sender,
+        "recipient": {"id": BOT, "name": "opsbot"},
+        "conversation": {
+            "id": conversation,
+            "conversationType": conversation_type,
+            "tenantId": TENANT_ID,
+        },
+        "channelData": {"tenant": {"id": TENANT_ID}},
+        "locale": "en-GB",
+    }
+    if text is not None:
+        activity["text"] = text
+    activity.update(more)
+    return activity
+
+
 @dataclass
 class TeamsBot:
     """The bot under test, Teams' side of it, and the activities it was sent."""
@@ -75,27 +108,18 @@ class TeamsBot:
         **more: Any,
     ) -> dict[str, Any]:
         """An activity as Teams sends it, from `sender` (Alice) in a 1:1 chat by default."""
-        activity: dict[str, Any] = {
-            "type": kind,
-            "id": f"activity-{next(_ids)}",
-            "channelId": "msteams",
-            "serviceUrl": self.bf.service_url,
-            "from": sender or ALICE,
-            "recipient": {"id": BOT, "name": "opsbot"},
-            "conversation": {
-                "id": conversation,
-                "conversationType": conversation_type,
-                "tenantId": TENANT_ID,
-            },
-            "channelData": {"tenant": {"id": TENANT_ID}},
-            "locale": "en-GB",
-        }
-        if text is not None:
-            activity["text"] = text
         if value is not None:
-            activity["value"] = value
-        activity.update(more)
-        return activity
+            more["value"] = value
+        return activity_body(
+            self.bf.service_url,
+            activity_id=f"activity-{next(_ids)}",
+            sender=sender or ALICE,
+            conversation=conversation,
+            kind=kind,
+            text=text,
+            conversation_type=conversation_type,
+            **more,
+        )
 
     async def post(
         self, activity: object, *, authorization: str | None = "good", raw: bytes | None = None

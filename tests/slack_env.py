@@ -11,12 +11,24 @@ from typing import Any
 
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.answers import AnswerEngine
 from bot.app import serving
+from bot.checkins.service import CheckinService
 from bot.config import Settings, load_settings
+from bot.handlers import Handlers
+from bot.kb.knowledge import Knowledge
+from bot.metrics import Metrics
+from bot.ports import Clock
+from bot.slack.adapter import SlackAdapter
+from bot.slack.messenger import SlackMessenger
+from bot.storage.checkins import SqlCheckinStore
 from bot.storage.engine import create_engine
 from bot.web import SERVED, Served, create_app
+from tests.fakes import MemoryQuestionLog
 from tests.slack_fake import FakeSlack, sign
 
 MINI = Path(__file__).parent / "data" / "mini"
@@ -93,3 +105,34 @@ async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 5.0)
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+def checkin_adapter(
+    engine: AsyncEngine,
+    knowledge: Knowledge,
+    client: AsyncWebClient,
+    clock: Clock,
+) -> tuple[CheckinService, SlackAdapter]:
+    """Check-ins on `engine` sent through the Slack `client`, and the Slack adapter that
+    takes their clicks (no serving, no scheduler: the test ticks)."""
+    service = CheckinService(
+        knowledge=lambda: knowledge,
+        store=SqlCheckinStore(engine),
+        messenger=SlackMessenger(client, Metrics()),
+        clock=clock,
+        owner="test",
+        save_pause=0.0,
+    )
+    answers = AnswerEngine(knowledge)
+    log = MemoryQuestionLog()
+    handlers = Handlers(answers=lambda: answers, questions=log, clock=clock, checkins=service)
+    adapter = SlackAdapter(
+        handlers=handlers,
+        answers=lambda: answers,
+        events=log,
+        clock=clock,
+        telemetry=Metrics(),
+        signing_secret=SECRET,
+        client=client,
+    )
+    return service, adapter

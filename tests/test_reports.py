@@ -24,7 +24,6 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
-from bot.answers import AnswerEngine
 from bot.checkins.reports import (
     ExportRow,
     export_csv,
@@ -35,15 +34,12 @@ from bot.checkins.reports import (
 )
 from bot.checkins.schedule import SKIP, Answered, RoundSummary, audience, spec_of, summarise
 from bot.checkins.service import CheckinService
-from bot.handlers import Handlers
 from bot.kb import require_knowledge
 from bot.metrics import Metrics
 from bot.model import CheckInQuestion, CheckInSpec, PersonSpec, Ref
 from bot.ports import ChatAddress
 from bot.slack.adapter import SlackAdapter
 from bot.slack.client import post_pacing, web_client
-from bot.slack.messenger import SlackMessenger
-from bot.storage.checkins import SqlCheckinStore
 from bot.storage.engine import open_engine
 from bot.storage.migrate import upgrade
 from bot.styled import Span, Styled
@@ -52,9 +48,10 @@ from bot.teams.connector import Connector
 from bot.teams.messenger import TeamsMessenger
 from bot.web import Served, create_app
 from tests.fake_connector import FakeConnector
-from tests.fakes import T0, FakeClock, MemoryAddressBook, MemoryQuestionLog
+from tests.fakes import T0, FakeClock, MemoryAddressBook
 from tests.slack_env import BOT_TOKEN as SLACK_TOKEN
 from tests.slack_env import SECRET as SLACK_SECRET
+from tests.slack_env import checkin_adapter
 from tests.slack_fake import FakeSlack, action_body, sign, slash_command_body, view_submission_body
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -530,26 +527,7 @@ async def season(tmp_path: Path) -> AsyncIterator[Season]:
         await upgrade(engine)
         clock = FakeClock(datetime(2026, 10, 4, 12, tzinfo=UTC))
         client = web_client(SLACK_TOKEN, slack.api_url, pacing=post_pacing(0, per_channel=0))
-        service = CheckinService(
-            knowledge=lambda: SAMPLE,
-            store=SqlCheckinStore(engine),
-            messenger=SlackMessenger(client, Metrics()),
-            clock=clock,
-            owner="test",
-            save_pause=0.0,
-        )
-        answers = AnswerEngine(SAMPLE)
-        log = MemoryQuestionLog()
-        handlers = Handlers(answers=lambda: answers, questions=log, clock=clock, checkins=service)
-        adapter = SlackAdapter(
-            handlers=handlers,
-            answers=lambda: answers,
-            events=log,
-            clock=clock,
-            telemetry=Metrics(),
-            signing_secret=SLACK_SECRET,
-            client=client,
-        )
+        service, adapter = checkin_adapter(engine, SAMPLE, client, clock)
 
         async def ready() -> str | None:
             return None

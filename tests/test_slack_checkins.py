@@ -10,19 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.answers import AnswerEngine
 from bot.checkins.service import CheckinService
 from bot.events import answer_payload, round_payload
-from bot.handlers import Handlers
-from bot.metrics import Metrics
 from bot.slack.adapter import SlackAdapter
 from bot.slack.client import post_pacing, web_client
-from bot.slack.messenger import METADATA_TYPE, SlackMessenger
-from bot.storage.checkins import SqlCheckinStore
+from bot.slack.messenger import METADATA_TYPE
 from bot.storage.engine import open_engine
 from bot.storage.migrate import upgrade
-from tests.fakes import FakeClock, MemoryQuestionLog
-from tests.slack_env import BOT_TOKEN, SECRET
+from tests.fakes import FakeClock
+from tests.slack_env import BOT_TOKEN, SECRET, checkin_adapter
 from tests.slack_fake import FakeSlack, action_body, sign, view_submission_body
 from tests.test_rounds import ALICE, BOB, CAROL, KNOWLEDGE, MONDAY_10_NEW_YORK, SUNDAY
 
@@ -54,27 +50,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         clock = FakeClock(SUNDAY)
         # Unspaced: Slack's one post a second in a DM would only slow the test down.
         client = web_client(BOT_TOKEN, slack.api_url, pacing=post_pacing(0, per_channel=0))
-        service = CheckinService(
-            knowledge=lambda: KNOWLEDGE,
-            store=SqlCheckinStore(engine),
-            messenger=SlackMessenger(client, Metrics()),
-            clock=clock,
-            owner="test",
-            save_pause=0.0,
-        )
-        engine_ = AnswerEngine(KNOWLEDGE)
-        handlers = Handlers(
-            answers=lambda: engine_, questions=MemoryQuestionLog(), clock=clock, checkins=service
-        )
-        adapter = SlackAdapter(
-            handlers=handlers,
-            answers=lambda: engine_,
-            events=MemoryQuestionLog(),
-            clock=clock,
-            telemetry=Metrics(),
-            signing_secret=SECRET,
-            client=client,
-        )
+        service, adapter = checkin_adapter(engine, KNOWLEDGE, client, clock)
         yield World(slack=slack, clock=clock, service=service, adapter=adapter)
 
 

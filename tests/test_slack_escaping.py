@@ -41,7 +41,6 @@ from bot.events import (
 )
 from bot.handlers import SUB_COMMANDS, Handlers
 from bot.kb.knowledge import Knowledge
-from bot.metrics import Metrics
 from bot.model import (
     CheckInQuestion,
     CheckInSpec,
@@ -62,13 +61,12 @@ from bot.ports import NudgeMessage
 from bot.slack import markup as mk
 from bot.slack.adapter import SlackAdapter
 from bot.slack.blocks import FALLBACK_TEXT, SlackRenderer, reply_mrkdwn
-from bot.slack.messenger import SlackMessenger, nudge_message, report_message, text_view
-from bot.storage.checkins import SqlCheckinStore
+from bot.slack.messenger import nudge_message, report_message, text_view
 from bot.storage.engine import open_engine
 from bot.storage.migrate import upgrade
 from bot.styled import Span, Style, Styled
 from tests.fakes import FakeClock, MemoryQuestionLog
-from tests.slack_env import BOT_TOKEN, SECRET
+from tests.slack_env import BOT_TOKEN, SECRET, checkin_adapter
 from tests.slack_fake import (
     Call,
     FakeSlack,
@@ -422,26 +420,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         clock = FakeClock(SUNDAY)
         # slack_sdk's own client: no pacing (one post a second per channel) to wait for.
         client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url)
-        service = CheckinService(
-            knowledge=lambda: E2E_KNOWLEDGE,
-            store=SqlCheckinStore(engine),
-            messenger=SlackMessenger(client, Metrics()),
-            clock=clock,
-            owner="test",
-            save_pause=0.0,
-        )
-        answers = AnswerEngine(E2E_KNOWLEDGE)
-        log = MemoryQuestionLog()
-        handlers = Handlers(answers=lambda: answers, questions=log, clock=clock, checkins=service)
-        adapter = SlackAdapter(
-            handlers=handlers,
-            answers=lambda: answers,
-            events=log,
-            clock=clock,
-            telemetry=Metrics(),
-            signing_secret=SECRET,
-            client=client,
-        )
+        service, adapter = checkin_adapter(engine, E2E_KNOWLEDGE, client, clock)
         world = World(slack=slack, clock=clock, service=service, adapter=adapter)
         await service.tick()
         clock.current = MONDAY_10_NEW_YORK
